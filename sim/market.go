@@ -1,0 +1,236 @@
+package sim
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"math/big"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/procurebot/procurebot"
+)
+
+// Market is a scenario's market replayed from recorded history: the power
+// price of every site at every step, the book and token snapshot in force at
+// every step, and the deterministic preemption draws of DESIGN §7.5. It is
+// the full truth of a run; strategies see it only through a View (with the
+// visibility rules of §7.6), the oracle through Foresight.
+type Market struct {
+	sc *procurebot.Scenario
+	ds *procurebot.Dataset
+	k  int   // number of steps
+	h  Money // step length in hours
+
+	power   [][]Money // [site][step] USD/MWh
+	bookIdx []int     // [step] index in ds.GPU, -1 before the first snapshot
+	tokIdx  []int     // [step] index in ds.Tokens, -1 before the first
+
+	// tokenCost[w][i] is workload w's cost per hour at the cheapest row for
+	// its model in token snapshot i; tokenSold[w][i] false when not sold.
+	tokenCost [][]Money
+	tokenSold [][]bool
+
+	preemptAlways bool
+	preemptNever  bool
+	preemptBelow  uint64 // preempted iff draw < preemptBelow
+	preemptMu     sync.Mutex
+	preemptCache  map[preemptKey]bool
+}
+
+type preemptKey struct {
+	provider, gpu string
+	k             int
+}
+
+// NewMarket prepares the replay of ds over sc's window. sc must be valid
+// (Validate and ValidateData); a power price the data lacks is an EINVALID
+// error naming the market and hour.
+func NewMarket(sc *procurebot.Scenario, ds *procurebot.Dataset) (*Market, error) {
+	m := &Market{sc: sc, ds: ds, k: sc.Steps(), h: sc.StepHours(), preemptCache: map[preemptKey]bool{}}
+	m.power = make([][]Money, len(sc.Sites))
+	for s := range sc.Sites {
+		site := &sc.Sites[s]
+		series, ok := ds.Power[site.PowerMarket]
+		if !ok {
+			return nil, procurebot.Invalidf("sites[%d] (%s).power_market: market %q not in the data", s, site.Name, site.PowerMarket)
+		}
+		m.power[s] = make([]Money, m.k)
+		for k := 0; k < m.k; k++ {
+			p, err := series.At(sc.StepTime(k))
+			if err != nil {
+				return nil, err
+			}
+			m.power[s][k] = p
+		}
+	}
+	m.bookIdx = make([]int, m.k)
+	m.tokIdx = make([]int, m.k)
+	for k := 0; k < m.k; k++ {
+		t := sc.StepTime(k)
+		m.bookIdx[k] = ds.BookIndex(t)
+		m.tokIdx[k] = ds.TokenIndex(t)
+	}
+	m.tokenCost = make([][]Money, len(sc.Inference))
+	m.tokenSold = make([][]bool, len(sc.Inference))
+	for w := range sc.Inference {
+		inf := &sc.Inference[w]
+		m.tokenCost[w] = make([]Money, len(ds.Tokens))
+		m.tokenSold[w] = make([]bool, len(ds.Tokens))
+		for i := range ds.Tokens {
+			c, ok := CheapestTokenCost(ds.Tokens[i].Prices, inf)
+			m.tokenCost[w][i], m.tokenSold[w][i] = c, ok
+		}
+	}
+	m.setPreemption(sc.Market.SpotPreemptionPerHour.Mul(m.h))
+	return m, nil
+}
+
+// CheapestTokenCost returns the cost per hour of workload inf at the
+// cheapest row for its model among prices, and false when none sells it.
+func CheapestTokenCost(prices []procurebot.TokenPrice, inf *procurebot.Inference) (Money, bool) {
+	var best Money
+	found := false
+	for i := range prices {
+		p := &prices[i]
+		if p.Model != inf.Model {
+			continue
+		}
+		c := inf.MTokInPerHour.Mul(p.USDPerMTokIn).Add(inf.MTokOutPerHour.Mul(p.USDPerMTokOut))
+		if !found || c.LessThan(best) {
+			best, found = c, true
+		}
+	}
+	return best, found
+}
+
+// setPreemption precomputes the draw threshold for probability q = rate·h:
+// u < q with u = X/2^64 ⇔ X < ceil(q·2^64) for integer X.
+func (m *Market) setPreemption(q Money) {
+	switch {
+	case q.Sign() <= 0:
+		m.preemptNever = true
+		return
+	case q.GreaterThanOrEqual(decimal.NewFromInt(1)):
+		m.preemptAlways = true
+		return
+	}
+	two64 := new(big.Int).Lsh(big.NewInt(1), 64)
+	t := q.Mul(decimal.NewFromBigInt(two64, 0)).Ceil().BigInt()
+	m.preemptBelow = t.Uint64()
+}
+
+// PreemptionDraw returns u of DESIGN §7.5 as the integer X = u·2^64: the
+// first 8 bytes, big-endian, of SHA-256 of "{seed}|{provider}|{gpu}|{k}".
+func PreemptionDraw(seed int64, provider, gpu string, k int) uint64 {
+	b := make([]byte, 0, 64)
+	b = strconv.AppendInt(b, seed, 10)
+	b = append(b, '|')
+	b = append(b, provider...)
+	b = append(b, '|')
+	b = append(b, gpu...)
+	b = append(b, '|')
+	b = strconv.AppendInt(b, int64(k), 10)
+	sum := sha256.Sum256(b)
+	return binary.BigEndian.Uint64(sum[:8])
+}
+
+// Preempted reports whether the spot rows of provider and gpu are preempted
+// in step k.
+func (m *Market) Preempted(provider, gpu string, k int) bool {
+	if m.preemptNever {
+		return false
+	}
+	if m.preemptAlways {
+		return true
+	}
+	key := preemptKey{provider, gpu, k}
+	m.preemptMu.Lock()
+	defer m.preemptMu.Unlock()
+	if v, ok := m.preemptCache[key]; ok {
+		return v
+	}
+	v := PreemptionDraw(m.sc.Seed, provider, gpu, k) < m.preemptBelow
+	m.preemptCache[key] = v
+	return v
+}
+
+// Steps returns the number of steps of the window.
+func (m *Market) Steps() int { return m.k }
+
+// Power returns site s's power price at step k (USD/MWh).
+func (m *Market) Power(s, k int) Money { return m.power[s][k] }
+
+// Book returns the offers in force at step k.
+func (m *Market) Book(k int) []procurebot.Offer {
+	i := m.bookIdx[k]
+	if i < 0 {
+		return nil
+	}
+	return m.ds.GPU[i].Offers
+}
+
+// Tokens returns the token prices in force at step k.
+func (m *Market) Tokens(k int) []procurebot.TokenPrice {
+	i := m.tokIdx[k]
+	if i < 0 {
+		return nil
+	}
+	return m.ds.Tokens[i].Prices
+}
+
+// TokenCost returns workload w's token cost per hour at step k and whether
+// its model is sold then.
+func (m *Market) TokenCost(w, k int) (Money, bool) {
+	i := m.tokIdx[k]
+	if i < 0 {
+		return Money{}, false
+	}
+	return m.tokenCost[w][i], m.tokenSold[w][i]
+}
+
+// LeasePrice returns m_g(k) of DESIGN §7.4: the lowest per-GPU price among
+// the book's rows of class gpu from allowed providers (spot included), and
+// false when the book has none.
+func (m *Market) LeasePrice(gpu string, k int) (Money, bool) {
+	return LeasePrice(m.Book(k), gpu, &m.sc.Market)
+}
+
+// LeasePrice computes m_g of DESIGN §7.4 over book.
+func LeasePrice(book []procurebot.Offer, gpu string, mk *procurebot.Market) (Money, bool) {
+	var best Money
+	found := false
+	for i := range book {
+		o := &book[i]
+		if o.GPU != gpu || !mk.AllowsProvider(o.Provider) {
+			continue
+		}
+		if !found || o.PerGPU.LessThan(best) {
+			best, found = o.PerGPU, true
+		}
+	}
+	return best, found
+}
+
+// visibleUntil returns the first hour of site s's market not visible at t.
+func (m *Market) visibleUntil(s int, t time.Time) time.Time {
+	hour := t.UTC().Truncate(time.Hour)
+	if m.sc.Sites[s].PowerVisibility == procurebot.VisibilityDayAhead {
+		day := time.Date(hour.Year(), hour.Month(), hour.Day(), 0, 0, 0, 0, time.UTC)
+		if hour.Hour() >= 12 {
+			return day.AddDate(0, 0, 2)
+		}
+		return day.AddDate(0, 0, 1)
+	}
+	return hour.Add(time.Hour)
+}
+
+// foresight adapts Market to procurebot.Foresight.
+type foresight struct{ m *Market }
+
+func (f foresight) Power(s, k int) Money                 { return f.m.Power(s, k) }
+func (f foresight) Book(k int) []procurebot.Offer        { return f.m.Book(k) }
+func (f foresight) Tokens(k int) []procurebot.TokenPrice { return f.m.Tokens(k) }
+func (f foresight) Preempted(p, g string, k int) bool    { return f.m.Preempted(p, g, k) }

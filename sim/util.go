@@ -1,0 +1,5 @@
+package sim
+
+import "sort"
+
+func sortStrings(s []string) { sort.Strings(s) }
