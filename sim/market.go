@@ -80,30 +80,12 @@ func NewMarket(sc *procurebot.Scenario, ds *procurebot.Dataset) (*Market, error)
 		m.tokenCost[w] = make([]Money, len(ds.Tokens))
 		m.tokenSold[w] = make([]bool, len(ds.Tokens))
 		for i := range ds.Tokens {
-			c, ok := CheapestTokenCost(ds.Tokens[i].Prices, inf)
+			c, ok := inf.TokenCostPerHour(ds.Tokens[i].Prices)
 			m.tokenCost[w][i], m.tokenSold[w][i] = c, ok
 		}
 	}
 	m.setPreemption(sc.Market.SpotPreemptionPerHour.Mul(m.h))
 	return m, nil
-}
-
-// CheapestTokenCost returns the cost per hour of workload inf at the
-// cheapest row for its model among prices, and false when none sells it.
-func CheapestTokenCost(prices []procurebot.TokenPrice, inf *procurebot.Inference) (Money, bool) {
-	var best Money
-	found := false
-	for i := range prices {
-		p := &prices[i]
-		if p.Model != inf.Model {
-			continue
-		}
-		c := inf.MTokInPerHour.Mul(p.USDPerMTokIn).Add(inf.MTokOutPerHour.Mul(p.USDPerMTokOut))
-		if !found || c.LessThan(best) {
-			best, found = c, true
-		}
-	}
-	return best, found
 }
 
 // setPreemption precomputes the draw threshold for probability q = rate·h:
@@ -195,23 +177,7 @@ func (m *Market) TokenCost(w, k int) (Money, bool) {
 // the book's rows of class gpu from allowed providers (spot included), and
 // false when the book has none.
 func (m *Market) LeasePrice(gpu string, k int) (Money, bool) {
-	return LeasePrice(m.Book(k), gpu, &m.sc.Market)
-}
-
-// LeasePrice computes m_g of DESIGN §7.4 over book.
-func LeasePrice(book []procurebot.Offer, gpu string, mk *procurebot.Market) (Money, bool) {
-	var best Money
-	found := false
-	for i := range book {
-		o := &book[i]
-		if o.GPU != gpu || !mk.AllowsProvider(o.Provider) {
-			continue
-		}
-		if !found || o.PerGPU.LessThan(best) {
-			best, found = o.PerGPU, true
-		}
-	}
-	return best, found
+	return procurebot.LeasePrice(m.Book(k), gpu, &m.sc.Market)
 }
 
 // visibleUntil returns the first hour of site s's market not visible at t.

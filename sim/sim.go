@@ -256,7 +256,7 @@ func (r *run) price(k int, d procurebot.Decision) (*stepCost, error) {
 			if !site.SellSpare {
 				return nil, procurebot.Errorf(procurebot.EINTERNAL, "site %s may not lease (sell_spare false)", site.Name)
 			}
-			mg, ok := LeasePrice(book, site.GPU, &sc.Market)
+			mg, ok := procurebot.LeasePrice(book, site.GPU, &sc.Market)
 			if !ok {
 				return nil, procurebot.Errorf(procurebot.EINTERNAL, "site %s: no %s market to lease into", site.Name, site.GPU)
 			}

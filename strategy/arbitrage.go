@@ -1,0 +1,373 @@
+package strategy
+
+import (
+	"context"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/procurebot/procurebot"
+)
+
+// Arbitrage is procurebot's own strategy. Every step it plans the rest of
+// the horizon with the same exact solver as the oracle, over the prices it
+// may see (DESIGN §7.6) and forecasts of everything it cannot see yet —
+// power by an hour-of-day/-week profile of the visible history, GPU offers
+// by rolling medians of each provider's ranked prices — then commits only
+// the current step and re-plans when the next prices arrive.
+//
+// Safety: spot rows are priced up by their expected preemption loss; jobs
+// are planned to finish a margin of steps before their deadline (falling
+// back to the real deadline when the margin makes them infeasible); a job
+// keeps its GPUs on a venue unless moving saves more than the switching loss.
+type Arbitrage struct {
+	// Power forecasts power beyond the visible window.
+	Power PowerForecaster
+	// Window is how many past GPU snapshots the rolling medians use.
+	Window int
+	// Margin is the share of each job's window kept as slack before its
+	// deadline (at least one step when positive).
+	Margin float64
+
+	hist    []*hourly // per site: visible power history
+	gpu     gpuHistory
+	cache   rowCache
+	current []planRow // pruned rows of the current book
+}
+
+// NewArbitrage returns the arbitrage strategy with its default settings.
+func NewArbitrage() *Arbitrage {
+	return &Arbitrage{Power: HourOfDay{Days: 7}, Window: 7, Margin: 0.05}
+}
+
+// Name implements procurebot.Strategy.
+func (a *Arbitrage) Name() string { return "arbitrage" }
+
+// historyDays is how much power history before the window start it reads.
+const historyDays = 28
+
+// observePower extends each site's visible power history up to what is
+// visible now.
+func (a *Arbitrage) observePower(v procurebot.View) {
+	sc := v.Scenario()
+	if a.hist == nil {
+		a.hist = make([]*hourly, len(sc.Sites))
+		start := sc.Start.UTC().Truncate(time.Hour).Add(-historyDays * 24 * time.Hour)
+		for s := range a.hist {
+			a.hist[s] = &hourly{start: start}
+		}
+	}
+	for s, h := range a.hist {
+		until := v.PowerVisibleUntil(s)
+		for t := h.end(); t.Before(until); t = t.Add(time.Hour) {
+			p, err := v.Power(s, t)
+			if err != nil {
+				h.prices = append(h.prices, math.NaN())
+				continue
+			}
+			h.prices = append(h.prices, p.InexactFloat64())
+		}
+	}
+}
+
+// Decide implements procurebot.Strategy.
+func (a *Arbitrage) Decide(ctx context.Context, v procurebot.View) (procurebot.Decision, error) {
+	sc := v.Scenario()
+	sm, err := observe(v)
+	if err != nil {
+		return procurebot.Decision{}, err
+	}
+	a.observePower(v)
+	snaps := v.Snapshots()
+	a.gpu.observe(sc, snaps, a.Window)
+	book, _ := v.Book(v.Now())
+	if len(book) == 0 || a.cache.first != &book[0] {
+		a.current = pruneRows(sc, a.cache.rows(sc, book))
+	}
+
+	k := v.Step()
+	K := sc.Steps()
+	h := sc.StepHours()
+	hf := sc.Step.Hours()
+	loss := math.Min(sc.Market.SpotPreemptionPerHour.InexactFloat64()*hf, 0.99)
+
+	// Jobs as the plan sees them, with the deadline margin.
+	jobs := make([]planJob, len(sc.Jobs))
+	full := make([]planJob, len(sc.Jobs))
+	horizon := k
+	for j := range sc.Jobs {
+		first, end := sc.Window(&sc.Jobs[j])
+		need := remainingUnits(sc.Jobs[j].GPUHours, v.Delivered(j), h)
+		if end <= k {
+			need = 0
+		}
+		full[j] = planJob{need: need, first: max(first-k, 0), end: max(end-k, 0)}
+		jobs[j] = full[j]
+		if a.Margin > 0 && need > 0 {
+			m := int(math.Ceil(a.Margin * float64(end-first)))
+			if e := jobs[j].end - m; e > jobs[j].first {
+				jobs[j].end = e
+			}
+		}
+		if need > 0 && end > horizon {
+			horizon = end
+		}
+	}
+	var d procurebot.Decision
+	if horizon > k {
+		steps := a.planSteps(sc, v, sm, k, min(horizon, K), loss)
+		pl := buildPlan(sc, steps, jobs)
+		sol := Solve(&pl.pr)
+		for j := range sol.Short {
+			if sol.Short[j] > 0 && jobs[j].end != full[j].end {
+				pl = buildPlan(sc, steps, full)
+				sol = Solve(&pl.pr)
+				break
+			}
+		}
+		d.Jobs = pl.allocations(sol, 0, steps[0].rows)
+	}
+	jobGPUs := make([]int, len(sc.Sites))
+	for _, al := range d.Jobs {
+		if al.Site >= 0 {
+			jobGPUs[al.Site] += al.GPUs
+		}
+	}
+	d.SelfHost, d.Leased = fillSites(sc, sm, jobGPUs, fillOptimal)
+	return d, nil
+}
+
+// planSteps assembles the prices of steps k..end-1: the current step
+// exactly, visible power exactly, the current book until the next snapshot
+// is due, forecasts after.
+func (a *Arbitrage) planSteps(sc *procurebot.Scenario, v procurebot.View, sm *stepMarket, k, end int, loss float64) []planStep {
+	steps := make([]planStep, end-k)
+	now := v.Now()
+	tokens := make([]float64, len(sc.Inference))
+	for w := range tokens {
+		tokens[w] = math.NaN()
+		if sm.sold[w] {
+			tokens[w] = sm.tokens[w].InexactFloat64()
+		}
+	}
+	lease := map[string]float64{}
+	for g, m := range sm.lease {
+		lease[g] = m.InexactFloat64()
+	}
+	cur := make([]planRow, len(a.current))
+	copy(cur, a.current)
+	for i := range cur {
+		if cur[i].spot {
+			cur[i].loss = loss
+		}
+	}
+	fc := a.gpu.forecast(sc, loss)
+	fcLease := map[string]float64{}
+	for g := range lease {
+		if m, ok := a.gpu.leaseForecast(g); ok {
+			fcLease[g] = m
+		}
+	}
+	due := a.gpu.nextDue()
+	type key struct {
+		s int
+		t time.Time
+	}
+	memo := map[key]float64{}
+	for i := range steps {
+		t := sc.StepTime(k + i)
+		st := &steps[i]
+		st.tokens = tokens
+		st.power = make([]float64, len(sc.Sites))
+		for s := range sc.Sites {
+			if i == 0 {
+				st.power[s] = sm.power[s].InexactFloat64()
+				continue
+			}
+			hr := t.Truncate(time.Hour)
+			p := a.hist[s].at(hr)
+			if math.IsNaN(p) {
+				if m, ok := memo[key{s, hr}]; ok {
+					p = m
+				} else {
+					p = a.Power.Forecast(a.hist[s], hr)
+					if math.IsNaN(p) {
+						p = a.hist[s].last()
+					}
+					memo[key{s, hr}] = p
+				}
+			}
+			st.power[s] = p
+		}
+		if i == 0 || t.Before(due) || len(fc) == 0 {
+			st.rows, st.lease = cur, lease
+			if i > 0 {
+				st.rows = forecastOnly(cur)
+			}
+		} else {
+			st.rows, st.lease = fc, fcLease
+		}
+	}
+	_ = now
+	return steps
+}
+
+// forecastOnly returns rows with their offer indices cleared (a future step
+// cannot rent a row of today's book by index).
+func forecastOnly(rows []planRow) []planRow { return rows }
+
+// gpuHistory keeps, per (class, provider, spot), the ranked prices of the
+// last snapshots, for rolling-median forecasts of the book.
+type gpuHistory struct {
+	seen   int // snapshots processed
+	times  []time.Time
+	groups map[groupKey]*groupHist
+	window int
+}
+
+type groupKey struct {
+	gpu, provider string
+	spot          bool
+}
+
+type groupHist struct {
+	ranks [][]float64 // per snapshot (last window), sorted prices (up to maxRanks)
+	at    []int       // snapshot sequence numbers of ranks entries
+}
+
+const maxRanks = 4
+
+func (g *gpuHistory) observe(sc *procurebot.Scenario, snaps []procurebot.Snapshot, window int) {
+	if g.groups == nil {
+		g.groups = map[groupKey]*groupHist{}
+		g.window = window
+		// start from at most window snapshots back
+		if len(snaps) > window {
+			g.seen = len(snaps) - window
+		}
+	}
+	classes := map[string]bool{}
+	for j := range sc.Jobs {
+		classes[sc.Jobs[j].GPU] = true
+	}
+	for s := range sc.Sites {
+		classes[sc.Sites[s].GPU] = true
+	}
+	for ; g.seen < len(snaps); g.seen++ {
+		snap := &snaps[g.seen]
+		g.times = append(g.times, snap.Time)
+		byGroup := map[groupKey][]float64{}
+		for i := range snap.Offers {
+			o := &snap.Offers[i]
+			if !classes[o.GPU] || !sc.Market.AllowsProvider(o.Provider) {
+				continue
+			}
+			k := groupKey{o.GPU, o.Provider, o.IsSpot(sc.Market.OnDemandProviders)}
+			byGroup[k] = append(byGroup[k], o.PerGPU.InexactFloat64())
+		}
+		for k, ps := range byGroup {
+			sort.Float64s(ps)
+			if len(ps) > maxRanks {
+				ps = ps[:maxRanks]
+			}
+			gh := g.groups[k]
+			if gh == nil {
+				gh = &groupHist{}
+				g.groups[k] = gh
+			}
+			gh.ranks = append(gh.ranks, ps)
+			gh.at = append(gh.at, g.seen)
+			if len(gh.ranks) > g.window {
+				gh.ranks, gh.at = gh.ranks[1:], gh.at[1:]
+			}
+		}
+	}
+}
+
+// forecast returns a synthetic book: per group present in at least half of
+// the last window snapshots, the median of each rank's price.
+func (g *gpuHistory) forecast(sc *procurebot.Scenario, loss float64) []planRow {
+	if g.seen == 0 {
+		return nil
+	}
+	var out []planRow
+	oldest := g.seen - g.window
+	n := min(g.window, len(g.times))
+	for k, gh := range g.groups {
+		var rs [][]float64
+		for i, at := range gh.at {
+			if at >= oldest {
+				rs = append(rs, gh.ranks[i])
+			}
+		}
+		if 2*len(rs) < n || len(rs) == 0 {
+			continue
+		}
+		for r := 0; r < maxRanks; r++ {
+			var xs []float64
+			for _, ps := range rs {
+				if r < len(ps) {
+					xs = append(xs, ps[r])
+				}
+			}
+			if 2*len(xs) < n || len(xs) == 0 {
+				break
+			}
+			row := planRow{offer: -1, provider: k.provider, gpu: k.gpu, price: median(xs), spot: k.spot}
+			if k.spot {
+				row.loss = loss
+			}
+			out = append(out, row)
+		}
+	}
+	sort.SliceStable(out, func(a, b int) bool {
+		if out[a].price != out[b].price {
+			return out[a].price < out[b].price
+		}
+		return out[a].provider < out[b].provider
+	})
+	return pruneRows(sc, out)
+}
+
+// leaseForecast is the forecast m_g: the cheapest forecast row of class gpu.
+func (g *gpuHistory) leaseForecast(gpu string) (float64, bool) {
+	best, ok := math.Inf(1), false
+	oldest := g.seen - g.window
+	n := min(g.window, len(g.times))
+	for k, gh := range g.groups {
+		if k.gpu != gpu {
+			continue
+		}
+		var xs []float64
+		for i, at := range gh.at {
+			if at >= oldest && len(gh.ranks[i]) > 0 {
+				xs = append(xs, gh.ranks[i][0])
+			}
+		}
+		if len(xs) == 0 || 2*len(xs) < n {
+			continue
+		}
+		if m := median(xs); m < best {
+			best, ok = m, true
+		}
+	}
+	return best, ok
+}
+
+// nextDue estimates when the next snapshot arrives: the last one's time
+// plus the median interval between recent snapshots (a day if unknown).
+func (g *gpuHistory) nextDue() time.Time {
+	n := len(g.times)
+	if n == 0 {
+		return time.Time{}
+	}
+	var gaps []float64
+	for i := max(1, n-g.window); i < n; i++ {
+		gaps = append(gaps, g.times[i].Sub(g.times[i-1]).Hours())
+	}
+	gap := 24.0
+	if len(gaps) > 0 {
+		gap = median(gaps)
+	}
+	return g.times[n-1].Add(time.Duration(gap * float64(time.Hour)))
+}
