@@ -2,9 +2,12 @@ package strategy
 
 import (
 	"context"
+	"encoding/binary"
 	"math"
+	"reflect"
 	"sort"
 	"time"
+	"unsafe"
 
 	"github.com/procurebot/procurebot"
 )
@@ -115,7 +118,7 @@ func (a *Arbitrage) Decide(ctx context.Context, v procurebot.View) (procurebot.D
 	}
 	var d procurebot.Decision
 	if horizon > k {
-		steps := a.planSteps(sc, v, sm, k, min(horizon, K), loss)
+		steps := mergeSteps(a.planSteps(sc, v, sm, k, min(horizon, K), loss), jobs, full)
 		pl := buildPlan(sc, steps, jobs)
 		sol := Solve(&pl.pr)
 		for j := range sol.Short {
@@ -174,6 +177,7 @@ func (a *Arbitrage) planSteps(sc *procurebot.Scenario, v procurebot.View, sm *st
 		t time.Time
 	}
 	memo := map[key]float64{}
+	futureRows := forecastRows(cur)
 	for i := range steps {
 		t := sc.StepTime(k + i)
 		st := &steps[i]
@@ -202,7 +206,7 @@ func (a *Arbitrage) planSteps(sc *procurebot.Scenario, v procurebot.View, sm *st
 		if i == 0 || t.Before(due) || len(fc) == 0 {
 			st.rows, st.lease = cur, lease
 			if i > 0 {
-				st.rows = forecastOnly(cur)
+				st.rows = futureRows
 			}
 		} else {
 			st.rows, st.lease = fc, fcLease
@@ -212,9 +216,65 @@ func (a *Arbitrage) planSteps(sc *procurebot.Scenario, v procurebot.View, sm *st
 	return steps
 }
 
-// forecastOnly returns rows with their offer indices cleared (a future step
-// cannot rent a row of today's book by index).
-func forecastOnly(rows []planRow) []planRow { return rows }
+// forecastRows returns a copy of rows for future steps: a future step
+// cannot rent a row of today's book by index.
+func forecastRows(rows []planRow) []planRow {
+	out := make([]planRow, len(rows))
+	copy(out, rows)
+	for i := range out {
+		out[i].offer = -1
+	}
+	return out
+}
+
+// mergeSteps merges plan steps after the first whose prices and active jobs
+// (under both job windows) are identical into one step of multiplicity n —
+// forecasts repeat by hour of day, so a month's plan shrinks to a few dozen
+// distinct steps without changing its optimum.
+func mergeSteps(steps []planStep, jobs, full []planJob) []planStep {
+	if len(steps) < 3 {
+		return steps
+	}
+	out := make([]planStep, 1, 64)
+	out[0] = steps[0]
+	out[0].at, out[0].n = 0, 1
+	idx := map[string]int{}
+	var kb []byte
+	for t := 1; t < len(steps); t++ {
+		st := &steps[t]
+		kb = kb[:0]
+		for _, p := range st.power {
+			kb = binary.LittleEndian.AppendUint64(kb, math.Float64bits(p))
+		}
+		var rp uintptr
+		if len(st.rows) > 0 {
+			rp = uintptr(unsafe.Pointer(&st.rows[0]))
+		}
+		kb = binary.LittleEndian.AppendUint64(kb, uint64(rp))
+		kb = binary.LittleEndian.AppendUint64(kb, uint64(reflect.ValueOf(st.lease).Pointer()))
+		for j := range jobs {
+			a := jobs[j].need > 0 && t >= jobs[j].first && t < jobs[j].end
+			f := full[j].need > 0 && t >= full[j].first && t < full[j].end
+			kb = append(kb, b2(a)|b2(f)<<1)
+		}
+		if i, ok := idx[string(kb)]; ok {
+			out[i].n++
+			continue
+		}
+		idx[string(kb)] = len(out)
+		m := *st
+		m.at, m.n = t, 1
+		out = append(out, m)
+	}
+	return out
+}
+
+func b2(b bool) byte {
+	if b {
+		return 1
+	}
+	return 0
+}
 
 // gpuHistory keeps, per (class, provider, spot), the ranked prices of the
 // last snapshots, for rolling-median forecasts of the book.

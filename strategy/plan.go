@@ -15,6 +15,10 @@ type planStep struct {
 	lease  map[string]float64 // per GPU class: m_g; absent = no market to lease into
 	tokens []float64          // per workload: USD per hour; NaN = not sold
 	rows   []planRow          // rental supply, sorted by price
+
+	// at is the plan-relative index of the (first) real step this stands
+	// for, for job windows; n > 1 merges n identical steps (0 means 1).
+	at, n int
 }
 
 // planRow is a rental offer in a plan.
@@ -92,9 +96,19 @@ func buildPlan(sc *procurebot.Scenario, steps []planStep, jobs []planJob) *plan 
 	var rows []int
 	for t := range steps {
 		st := &steps[t]
+		at, n := t, 1
+		if st.n > 0 {
+			at, n = st.at, st.n
+			if pl.pr.Mult == nil {
+				pl.pr.Mult = make([]int, len(steps))
+			}
+		}
+		if pl.pr.Mult != nil {
+			pl.pr.Mult[t] = n
+		}
 		active = active[:0]
 		for j := range jobs {
-			if jobs[j].need > 0 && t >= jobs[j].first && t < jobs[j].end {
+			if jobs[j].need > 0 && at >= jobs[j].first && at < jobs[j].end {
 				active = append(active, j)
 			}
 		}
@@ -129,7 +143,7 @@ func buildPlan(sc *procurebot.Scenario, steps []planStep, jobs []planJob) *plan 
 			if len(elig) == 0 {
 				continue
 			}
-			sitePieces(pl, t, s, float64(sc.Sites[s].GPUs), sites[s], elig)
+			sitePieces(pl, t, s, float64(sc.Sites[s].GPUs), sites[s], elig, n)
 		}
 		// Rentals (rows come sorted by price): cheapest rows until both the
 		// spot-ok and the on-demand supply cover what the active jobs of the
@@ -174,7 +188,7 @@ func buildPlan(sc *procurebot.Scenario, steps []planStep, jobs []planJob) *plan 
 			if r.loss > 0 && r.loss < 1 {
 				cost /= 1 - r.loss
 			}
-			pl.pr.Pieces = append(pl.pr.Pieces, Piece{Step: t, Cost: pico(cost), Cap: capRow, Jobs: elig})
+			pl.pr.Pieces = append(pl.pr.Pieces, Piece{Step: t, Cost: pico(cost), Cap: capRow * n, Jobs: elig})
 			pl.meta = append(pl.meta, pieceMeta{site: -1, row: i})
 		}
 	}
@@ -243,7 +257,7 @@ func idealInference(sc *procurebot.Scenario, st *planStep, sites []siteF, h floa
 // sitePieces adds the pieces of site s in plan step t: units taken first
 // from free GPUs at c0, then from hosted inference, least valuable first (a
 // job unit that displaces inference costs the tokens then bought).
-func sitePieces(pl *plan, t, s int, gpus float64, sf siteF, elig []int) {
+func sitePieces(pl *plan, t, s int, gpus float64, sf siteF, elig []int, mult int) {
 	var hosted float64
 	for _, g := range sf.segs {
 		hosted += g.len
@@ -257,6 +271,7 @@ func sitePieces(pl *plan, t, s int, gpus float64, sf siteF, elig []int) {
 		if n <= 0 {
 			return
 		}
+		n *= mult
 		c := pico(cost)
 		if last := len(pl.pr.Pieces) - 1; last >= 0 && pl.meta[last].site == s && pl.pr.Pieces[last].Step == t && pl.pr.Pieces[last].Cost == c {
 			pl.pr.Pieces[last].Cap += n

@@ -24,6 +24,11 @@ type Problem struct {
 	Steps  int
 	Need   []int // GPU-steps each job still needs
 	MaxPer []int // per job: GPUs per step
+	// Mult, when set, is per step the number of identical real steps it
+	// stands for: a job may take MaxPer × Mult GPUs there. Merging steps
+	// with identical prices and active jobs loses nothing (bipartite flows
+	// decompose into per-step flows).
+	Mult   []int
 	Pieces []Piece
 }
 
@@ -110,6 +115,13 @@ func newSolver(pr *Problem) *solver {
 }
 
 func (s *solver) slot(j, t int) int { return s.P + j*s.T + t }
+
+func (s *solver) slotCap(j, t int) int {
+	if s.pr.Mult != nil {
+		return s.pr.MaxPer[j] * s.pr.Mult[t]
+	}
+	return s.pr.MaxPer[j]
+}
 func (s *solver) jobNode(j int) int { return s.P + s.J*s.T + j }
 
 func (s *solver) run() {
@@ -162,7 +174,7 @@ func (s *solver) augment(p0 int) bool {
 			}
 		case u < s.P+s.J*s.T: // slot (j,t)
 			j, t := (u-s.P)/s.T, (u-s.P)%s.T
-			if s.y[u-s.P] < s.pr.MaxPer[j] {
+			if s.y[u-s.P] < s.slotCap(j, t) {
 				v := s.jobNode(j)
 				if s.mark[v] != s.gen && !s.dead[v] {
 					s.mark[v], s.parent[v] = s.gen, int32(u)
@@ -216,7 +228,7 @@ func (s *solver) augment(p0 int) bool {
 		u := int(s.parent[v])
 		switch {
 		case v >= s.P+s.J*s.T: // slot u → job v (forward)
-			if r := s.pr.MaxPer[j2(s, v)] - s.y[u-s.P]; r < b {
+			if r := s.slotCap(j2(s, v), (u-s.P)%s.T) - s.y[u-s.P]; r < b {
 				b = r
 			}
 		case v >= s.P: // slot v reached from piece u (forward, infinite) or from job u (reverse of y)

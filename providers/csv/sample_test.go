@@ -1,7 +1,9 @@
 package csv_test
 
 import (
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,13 +27,13 @@ func TestSampleData(t *testing.T) {
 			t.Fatalf("markets %v", got)
 		}
 		tests := []struct {
-			market              string
-			rows, missing       int
-			first, last         string
-			min, max            string // rounded to cents
-			negative, zero      int
-			missingHours        []string
-			maxGapHours         int
+			market         string
+			rows, missing  int
+			first, last    string
+			min, max       string // rounded to cents
+			negative, zero int
+			missingHours   []string
+			maxGapHours    int
 		}{
 			{"ERCOT_HB_NORTH", 6864, 5, "2024-02-23T17:00:00Z", "2024-12-05T21:00:00Z", "-30.29", "3048.16", 101, 12,
 				[]string{"2024-03-21T21:00:00Z", "2024-04-02T02:00:00Z", "2024-04-02T16:00:00Z", "2024-04-02T17:00:00Z", "2024-05-12T04:00:00Z"}, 2},
@@ -147,10 +149,10 @@ func TestSampleData(t *testing.T) {
 		if !slices.Equal(missing, []string{"2024-10-03", "2024-11-09", "2025-01-14"}) {
 			t.Errorf("days without a snapshot: %v", missing)
 		}
-		if got := strings.Join(slices.Sorted(mapKeys(providers)), ","); got != "aws,azure,datacrunch,gcp,lambdalabs,oci,runpod,tensordock,vastai,vultr" {
+		if got := strings.Join(slices.Sorted(maps.Keys(providers)), ","); got != "aws,azure,datacrunch,gcp,lambdalabs,oci,runpod,tensordock,vastai,vultr" {
 			t.Errorf("providers %s", got)
 		}
-		if got := strings.Join(slices.Sorted(mapKeys(gpus)), ","); got != "A100,H100,H200,MI300X" {
+		if got := strings.Join(slices.Sorted(maps.Keys(gpus)), ","); got != "A100,H100,H200,MI300X" {
 			t.Errorf("GPUs %s", got)
 		}
 		// The series table of gpu/SOURCES.md: rows, min and max usd_per_hour.
@@ -173,7 +175,7 @@ func TestSampleData(t *testing.T) {
 				t.Errorf("series %s missing", k)
 				continue
 			}
-			if got := strings.Join([]string{itoa(sr.rows), procurebot.Cents(sr.min), procurebot.Cents(sr.max)}, " "); got != w {
+			if got := strings.Join([]string{strconv.Itoa(sr.rows), procurebot.Cents(sr.min), procurebot.Cents(sr.max)}, " "); got != w {
 				t.Errorf("series %s: %s, want %s", k, got, w)
 			}
 		}
@@ -233,15 +235,3 @@ func TestSampleData(t *testing.T) {
 		}
 	})
 }
-
-func mapKeys(m map[string]bool) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}
-
-func itoa(n int) string { return decimal.NewFromInt(int64(n)).String() }

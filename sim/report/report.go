@@ -79,7 +79,7 @@ type scenarioInfo struct {
 }
 
 type summaryTable struct {
-	Headers []string // strategy names
+	Headers []string // strategy names, "(oracle)" appended to an oracle not so named
 	Oracle  []bool   // column is the oracle
 	Rows    []summaryRow
 }
@@ -189,16 +189,16 @@ func describeScenario(sc *procurebot.Scenario) scenarioInfo {
 	info := scenarioInfo{
 		Start:     sc.Start.UTC().Format(time.RFC3339),
 		End:       sc.End.UTC().Format(time.RFC3339),
-		Step:      sc.Step.String(),
+		Step:      fmtDuration(sc.Step),
 		Steps:     sc.Steps(),
 		Seed:      sc.Seed,
-		Budget:    "none",
+		Budget:    "no budget",
 		Jobs:      len(sc.Jobs),
 		Inference: len(sc.Inference),
 		Providers: "all",
 	}
 	if sc.BudgetUSD != nil {
-		info.Budget = procurebot.Cents(*sc.BudgetUSD)
+		info.Budget = "budget " + procurebot.Cents(*sc.BudgetUSD) + " USD"
 	}
 	if len(sc.Market.Providers) > 0 {
 		info.Providers = strings.Join(sc.Market.Providers, ", ")
@@ -209,6 +209,18 @@ func describeScenario(sc *procurebot.Scenario) scenarioInfo {
 	return info
 }
 
+// fmtDuration prints d without zero trailing units: "1h", "15m", "1h30m".
+func fmtDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
 // ---- tables ----
 
 // summarize builds the figures table, one column per result.
@@ -216,7 +228,11 @@ func summarize(all []*sim.Result, oracle *sim.Result) summaryTable {
 	var t summaryTable
 	var greedy *sim.Result
 	for _, r := range all {
-		t.Headers = append(t.Headers, r.Strategy)
+		h := r.Strategy
+		if r == oracle && !strings.EqualFold(h, "oracle") {
+			h += " (oracle)"
+		}
+		t.Headers = append(t.Headers, h)
 		t.Oracle = append(t.Oracle, r == oracle)
 		if greedy == nil && strings.EqualFold(r.Strategy, "greedy") && r != oracle {
 			greedy = r
@@ -358,7 +374,7 @@ func round(v float64, digits int) float64 {
 func f64(m procurebot.Money) float64 { return m.InexactFloat64() }
 
 // newLine returns a line chart with the report's common options.
-func newLine(yName string, xLabels []string) *charts.Line {
+func newLine(yName string, xLabels []string, scale bool) *charts.Line {
 	c := charts.NewLine()
 	c.SetGlobalOptions(
 		charts.WithAnimation(false),
@@ -367,7 +383,7 @@ func newLine(yName string, xLabels []string) *charts.Line {
 		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Type: "scroll", Top: "0"}),
 		charts.WithGridOpts(opts.Grid{Left: "70", Right: "40", Top: "40", Bottom: "80"}),
 		charts.WithXAxisOpts(opts.XAxis{Type: "category", Name: "UTC", NameLocation: "end"}),
-		charts.WithYAxisOpts(opts.YAxis{Type: "value", Name: yName, Scale: opts.Bool(true)}),
+		charts.WithYAxisOpts(opts.YAxis{Type: "value", Name: yName, Scale: opts.Bool(scale)}),
 		charts.WithDataZoomOpts(
 			opts.DataZoom{Type: "inside", XAxisIndex: []int{0}},
 			opts.DataZoom{Type: "slider", XAxisIndex: []int{0}},
@@ -389,7 +405,7 @@ func powerChart(sc *procurebot.Scenario, data *procurebot.Dataset, grid []time.T
 		return nil
 	}
 	b := buckets(len(grid))
-	c := newLine("USD/MWh", labels(grid, b))
+	c := newLine("USD/MWh", labels(grid, b), true)
 	n := 0
 	for _, s := range sc.Sites {
 		ps := data.Power[s.PowerMarket]
@@ -498,7 +514,7 @@ func gpuChart(sc *procurebot.Scenario, data *procurebot.Dataset, grid []time.Tim
 		}
 	}
 	b := buckets(len(grid))
-	ch := newLine("USD/GPU-hour", labels(grid, b))
+	ch := newLine("USD/GPU-hour", labels(grid, b), true)
 	n := 0
 	for c, g := range classes {
 		if hasValue(anyVals[c]) {
@@ -550,7 +566,7 @@ func cumulativeChart(all []*sim.Result, oracle *sim.Result) *charts.Line {
 		index[t] = i
 	}
 	b := buckets(len(times))
-	c := newLine("USD", labels(times, b))
+	c := newLine("USD", labels(times, b), false)
 	for _, r := range all {
 		// cost per axis time, then running sum carried forward
 		step := make([]procurebot.Money, len(times))
@@ -651,7 +667,7 @@ func allocationChart(sc *procurebot.Scenario, r *sim.Result) *charts.Line {
 		vals[len(keys)][k] = f64(s.Leased)
 	}
 	b := buckets(len(r.Steps))
-	c := newLine("GPUs", labels(times, b))
+	c := newLine("GPUs", labels(times, b), false)
 	stacked := func() []charts.SeriesOpts {
 		return []charts.SeriesOpts{
 			charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(false), Stack: "gpus"}),
@@ -705,7 +721,7 @@ td.missed { color: #b00020; font-weight: bold; }
 <body>
 <h1>{{.Title}}</h1>
 <div class="meta">
-Window {{.Scenario.Start}} – {{.Scenario.End}}, step {{.Scenario.Step}} ({{.Scenario.Steps}} steps), seed {{.Scenario.Seed}}, budget {{.Scenario.Budget}} USD, providers: {{.Scenario.Providers}}; {{.Scenario.Jobs}} job(s), {{.Scenario.Inference}} inference workload(s).
+Window {{.Scenario.Start}} – {{.Scenario.End}}, step {{.Scenario.Step}} ({{.Scenario.Steps}} steps), seed {{.Scenario.Seed}}, {{.Scenario.Budget}}, providers: {{.Scenario.Providers}}; {{.Scenario.Jobs}} job(s), {{.Scenario.Inference}} inference workload(s).
 {{- if .Scenario.Sites}}
 <ul>{{range .Scenario.Sites}}<li>{{.}}</li>{{end}}</ul>
 {{- end}}
@@ -715,7 +731,7 @@ Window {{.Scenario.Start}} – {{.Scenario.End}}, step {{.Scenario.Step}} ({{.Sc
 <p class="note">Money in USD rounded half away from zero to cents; quantities exact. capture = (greedy − strategy)/(greedy − oracle).</p>
 <div class="scroll">
 <table id="summary">
-<thead><tr><th>strategy</th>{{range $i, $h := .Summary.Headers}}<th{{if index $.Summary.Oracle $i}} class="oracle"{{end}}>{{$h}}{{if index $.Summary.Oracle $i}} (oracle){{end}}</th>{{end}}</tr></thead>
+<thead><tr><th>strategy</th>{{range $i, $h := .Summary.Headers}}<th{{if index $.Summary.Oracle $i}} class="oracle"{{end}}>{{$h}}</th>{{end}}</tr></thead>
 <tbody>
 {{- range .Summary.Rows}}
 <tr><td class="key">{{.Name}}</td>{{range $i, $c := .Cells}}<td class="num{{if index $.Summary.Oracle $i}} oracle{{end}}">{{$c}}</td>{{end}}</tr>
