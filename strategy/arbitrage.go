@@ -40,7 +40,7 @@ type Arbitrage struct {
 
 // NewArbitrage returns the arbitrage strategy with its default settings.
 func NewArbitrage() *Arbitrage {
-	return &Arbitrage{Power: HourOfDay{Days: 7}, Window: 7, Margin: 0.05}
+	return &Arbitrage{Power: HourOfDay{Days: 7}, Window: 7, Margin: 0.01}
 }
 
 // Name implements procurebot.Strategy.

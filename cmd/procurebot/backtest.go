@@ -85,7 +85,7 @@ flag), 1 anything else.`,
 	fl.BoolVar(&f.json, "json", false, "print exactly one JSON object on stdout (logs go to stderr)")
 	fl.StringVar(&f.report, "report", "", "write a self-contained HTML report to this file")
 	fl.StringVar(&f.forecast, "forecast", "hod", "arbitrage power forecaster: persist | hod | how | blend")
-	fl.Float64Var(&f.margin, "margin", 0.05, "arbitrage deadline slack, as a share of each job's window")
+	fl.Float64Var(&f.margin, "margin", 0.01, "arbitrage deadline slack, as a share of each job's window")
 	fl.IntVar(&f.window, "gpu-window", 7, "arbitrage GPU price forecast: rolling median over this many snapshots")
 	fl.BoolVar(&f.quiet, "quiet", false, "no logs and no progress bar")
 	return cmd

@@ -96,9 +96,11 @@ var (
 // (10 providers, 4 GPUs, a few regions, 200 instance names, prices that
 // drift day by day from a few thousand distinct values).
 type genFile struct {
-	row int // next row, -1 header
-	buf []byte
-	off int
+	row      int // next row
+	buf      []byte
+	off      int
+	snap     int    // snapshot of timeText
+	timeText []byte // its time
 }
 
 func (f *genFile) Stat() (fs.FileInfo, error) { return nil, fs.ErrInvalid }
@@ -128,8 +130,11 @@ func (f *genFile) Read(p []byte) (int, error) {
 
 func (f *genFile) appendRow(b []byte, row int) []byte {
 	snap, i := row/yearOffers, row%yearOffers
-	t := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(snap) * time.Hour)
-	b = t.AppendFormat(b, time.RFC3339)
+	if f.timeText == nil || snap != f.snap {
+		t := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(snap) * time.Hour)
+		f.snap, f.timeText = snap, t.AppendFormat(f.timeText[:0], time.RFC3339)
+	}
+	b = append(b, f.timeText...)
 	b = append(b, ',')
 	b = append(b, genProviders[i%len(genProviders)]...)
 	b = append(b, ',')
