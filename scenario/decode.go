@@ -35,7 +35,8 @@ var (
 type decoder struct {
 	name   string
 	budget int
-	lines  map[string]int // key path ("sites[0].gpus") → line of its key
+	lines  map[string]int  // key path ("sites[0].gpus") → line of its key
+	given  map[string]bool // key paths given a value other than null
 }
 
 // errAt returns an EINVALID error at node n's line for key path p.
@@ -419,6 +420,9 @@ func (d *decoder) mapping(at, n *yaml.Node, v reflect.Value, p string) error {
 		}
 		kp := join(p, name)
 		d.lines[kp] = e.key.Line
+		if vn, err := d.deref(e.val, kp); err == nil && !isNull(vn) {
+			d.given[kp] = true
+		}
 		if err := d.value(e.val, v.Field(idx), kp); err != nil {
 			return err
 		}

@@ -22,6 +22,7 @@ package scenario
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"regexp"
@@ -33,11 +34,12 @@ import (
 )
 
 // Load reads, decodes, defaults and validates the scenario file at path.
-// Errors name the file as path was given.
+// Errors name the file as path was given; a file that cannot be read is
+// bad input too (EINVALID, wrapping the *fs.PathError).
 func Load(path string) (*procurebot.Scenario, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, &procurebot.Error{Code: procurebot.EINVALID, Message: "scenario file " + path, Err: err}
+		return nil, &procurebot.Error{Code: procurebot.EINVALID, Message: "scenario", Err: err}
 	}
 	return Parse(path, data)
 }
@@ -49,16 +51,33 @@ func Parse(name string, data []byte) (*procurebot.Scenario, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &decoder{name: name, budget: maxNodes, lines: make(map[string]int)}
+	d := &decoder{name: name, budget: maxNodes, lines: make(map[string]int), given: make(map[string]bool)}
 	var s procurebot.Scenario
 	if err := d.document(root, &s); err != nil {
 		return nil, err
+	}
+	// A zero written out is not an absent key: SetDefaults cannot tell them
+	// apart, so the keys whose default is not zero are checked here.
+	if d.given["step"] && s.Step == 0 {
+		return nil, d.atKey("step", "must be positive, got %s", s.Step)
+	}
+	if d.given["market.max_gpus_per_offer"] && s.Market.MaxGPUsPerOffer == 0 {
+		return nil, d.atKey("market.max_gpus_per_offer", "must be a positive whole number, got 0")
 	}
 	s.SetDefaults()
 	if err := s.Validate(); err != nil {
 		return nil, d.locate(err)
 	}
 	return &s, nil
+}
+
+// atKey returns an EINVALID error at the line of key path p.
+func (d *decoder) atKey(p, format string, args ...any) error {
+	where := d.name
+	if line := d.lineOf(p); line > 0 {
+		where += ":" + strconv.Itoa(line)
+	}
+	return procurebot.Invalidf("%s: %s: %s", where, p, fmt.Sprintf(format, args...))
 }
 
 // locate prefixes a validation error with the file name and the line of the

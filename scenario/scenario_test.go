@@ -116,6 +116,8 @@ func TestValidationRules(t *testing.T) {
 		{"end before start", func(m map[string]any) { m["end"] = "2024-09-01T00:00:00Z" }, []string{"end: must be after start"}},
 		{"step negative", func(m map[string]any) { m["step"] = "-1h" }, []string{"step: must be positive"}},
 		{"step not dividing", func(m map[string]any) { m["step"] = "7h" }, []string{"step: 7h0m0s does not divide"}},
+		{"step zero written out", func(m map[string]any) { m["step"] = "0s" }, []string{"test.yaml:", "step: must be positive, got 0s"}},
+		{"step null is the default", func(m map[string]any) { m["step"] = nil }, nil},
 		{"step 15m ok", func(m map[string]any) { m["step"] = "15m" }, nil},
 		{"too many steps", func(m map[string]any) { m["step"] = "1ns" }, []string{"step: ", "steps"}},
 		{"budget zero", func(m map[string]any) { m["budget_usd"] = "0" }, []string{`budget_usd: must be positive when set, got "0"`}},
@@ -189,6 +191,7 @@ func TestValidationRules(t *testing.T) {
 		{"self_host null ok", func(m map[string]any) { at(m, "inference", 0)["self_host"] = nil }, nil},
 
 		// market
+		{"max_gpus_per_offer zero written out", func(m map[string]any) { at(m, "market")["max_gpus_per_offer"] = 0 }, []string{"market.max_gpus_per_offer: must be a positive whole number, got 0"}},
 		{"max_gpus_per_offer negative", func(m map[string]any) { at(m, "market")["max_gpus_per_offer"] = -1 }, []string{"market.max_gpus_per_offer: must be a positive whole number, got -1"}},
 		{"switch cost negative", func(m map[string]any) { at(m, "market")["switch_cost_gpu_hours"] = "-0.25" }, []string{`market.switch_cost_gpu_hours: must not be negative, got "-0.25"`}},
 		{"switch cost a whole step", func(m map[string]any) { at(m, "market")["switch_cost_gpu_hours"] = "1" }, []string{`market.switch_cost_gpu_hours: must be less than one step`}},
@@ -375,9 +378,9 @@ func TestDefaults(t *testing.T) {
 
 	// An explicit empty list stays empty; null means absent.
 	for src, want := range map[string][]string{
-		"market: {on_demand_providers: []}\n":         {},
-		"market: {on_demand_providers: ~}\n":          {"lambdalabs"},
-		"market:\n  on_demand_providers:\n":           {"lambdalabs"},
+		"market: {on_demand_providers: []}\n":          {},
+		"market: {on_demand_providers: ~}\n":           {"lambdalabs"},
+		"market:\n  on_demand_providers:\n":            {"lambdalabs"},
 		"market: {on_demand_providers: [runpod, aws]}": {"runpod", "aws"},
 	} {
 		m := base()

@@ -4,8 +4,10 @@
 // when present, token price snapshots (inference/models.csv).
 //
 // Files are streamed with encoding/csv. The header row locates columns by
-// name; unknown extra columns are ignored, a missing required column is an
-// error. Every row must have as many fields as the header.
+// name (matched exactly, after trimming spaces and a UTF-8 byte order mark);
+// unknown extra columns are ignored, a missing or repeated required column
+// is an error. Every row must have as many fields as the header. Blank lines
+// are skipped; fields may be quoted as RFC 4180 says.
 //
 // Values are read strictly, and a malformed row is always an error (never a
 // silent skip): an *procurebot.Error with code EINVALID whose message names
