@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"math"
-	"reflect"
 	"sort"
 	"time"
-	"unsafe"
 
 	"github.com/procurebot/procurebot"
 )
@@ -31,6 +29,10 @@ type Arbitrage struct {
 	// Margin is the share of each job's window kept as slack before its
 	// deadline (at least one step when positive).
 	Margin float64
+	// GPUForecast is how future GPU books are forecast: "replay" (the
+	// coming days look like the last Window snapshots, cycled) or "median"
+	// (each provider's ranked prices at their rolling median).
+	GPUForecast string
 
 	hist    []*hourly // per site: visible power history
 	gpu     gpuHistory
@@ -40,7 +42,7 @@ type Arbitrage struct {
 
 // NewArbitrage returns the arbitrage strategy with its default settings.
 func NewArbitrage() *Arbitrage {
-	return &Arbitrage{Power: HourOfDay{Days: 7}, Window: 7, Margin: 0.01}
+	return &Arbitrage{Power: HourOfDay{Days: 7}, Window: 14, Margin: 0.01, GPUForecast: "median"}
 }
 
 // Name implements procurebot.Strategy.
@@ -145,7 +147,6 @@ func (a *Arbitrage) Decide(ctx context.Context, v procurebot.View) (procurebot.D
 // is due, forecasts after.
 func (a *Arbitrage) planSteps(sc *procurebot.Scenario, v procurebot.View, sm *stepMarket, k, end int, loss float64) []planStep {
 	steps := make([]planStep, end-k)
-	now := v.Now()
 	tokens := make([]float64, len(sc.Inference))
 	for w := range tokens {
 		tokens[w] = math.NaN()
@@ -164,20 +165,26 @@ func (a *Arbitrage) planSteps(sc *procurebot.Scenario, v procurebot.View, sm *st
 			cur[i].loss = loss
 		}
 	}
-	fc := a.gpu.forecast(sc, loss)
-	fcLease := map[string]float64{}
-	for g := range lease {
-		if m, ok := a.gpu.leaseForecast(g); ok {
-			fcLease[g] = m
+	// Rental supply and lease price per future step: the current book until
+	// the next snapshot is due, then the forecast.
+	curSrc := rowSource{id: 1, rows: cur, lease: lease}
+	nowSrc := rowSource{id: 2, rows: forecastRows(cur), lease: lease}
+	var median rowSource
+	if a.GPUForecast != "replay" {
+		median = rowSource{id: 3, rows: a.gpu.forecast(sc, loss), lease: map[string]float64{}}
+		for g := range lease {
+			if m, ok := a.gpu.leaseForecast(g); ok {
+				median.lease[g] = m
+			}
 		}
 	}
-	due := a.gpu.nextDue()
+	replay := a.gpu.replay(loss)
+	due, gap := a.gpu.nextDue()
 	type key struct {
 		s int
 		t time.Time
 	}
 	memo := map[key]float64{}
-	futureRows := forecastRows(cur)
 	for i := range steps {
 		t := sc.StepTime(k + i)
 		st := &steps[i]
@@ -203,17 +210,28 @@ func (a *Arbitrage) planSteps(sc *procurebot.Scenario, v procurebot.View, sm *st
 			}
 			st.power[s] = p
 		}
-		if i == 0 || t.Before(due) || len(fc) == 0 {
-			st.rows, st.lease = cur, lease
-			if i > 0 {
-				st.rows = futureRows
-			}
-		} else {
-			st.rows, st.lease = fc, fcLease
+		src := nowSrc
+		switch {
+		case i == 0:
+			src = curSrc
+		case t.Before(due):
+		case a.GPUForecast == "replay" && len(replay) > 0:
+			day := int(t.Sub(due) / gap)
+			src = replay[len(replay)-1-day%len(replay)]
+		case a.GPUForecast != "replay" && len(median.rows) > 0:
+			src = median
 		}
+		st.rows, st.lease, st.src = src.rows, src.lease, src.id
 	}
-	_ = now
 	return steps
+}
+
+// rowSource is one set of rental rows and lease prices a plan step may
+// assume; id tells sources apart when merging steps.
+type rowSource struct {
+	id    int
+	rows  []planRow
+	lease map[string]float64
 }
 
 // forecastRows returns a copy of rows for future steps: a future step
@@ -246,12 +264,7 @@ func mergeSteps(steps []planStep, jobs, full []planJob) []planStep {
 		for _, p := range st.power {
 			kb = binary.LittleEndian.AppendUint64(kb, math.Float64bits(p))
 		}
-		var rp uintptr
-		if len(st.rows) > 0 {
-			rp = uintptr(unsafe.Pointer(&st.rows[0]))
-		}
-		kb = binary.LittleEndian.AppendUint64(kb, uint64(rp))
-		kb = binary.LittleEndian.AppendUint64(kb, uint64(reflect.ValueOf(st.lease).Pointer()))
+		kb = binary.LittleEndian.AppendUint64(kb, uint64(st.src))
 		for j := range jobs {
 			a := jobs[j].need > 0 && t >= jobs[j].first && t < jobs[j].end
 			f := full[j].need > 0 && t >= full[j].first && t < full[j].end
@@ -281,8 +294,17 @@ func b2(b bool) byte {
 type gpuHistory struct {
 	seen   int // snapshots processed
 	times  []time.Time
+	books  []histBook // the last window snapshots, as plan rows
 	groups map[groupKey]*groupHist
 	window int
+}
+
+// histBook is a past snapshot as plan rows (offers cleared) and lease
+// prices.
+type histBook struct {
+	seq   int
+	rows  []planRow
+	lease map[string]float64
 }
 
 type groupKey struct {
@@ -316,6 +338,12 @@ func (g *gpuHistory) observe(sc *procurebot.Scenario, snaps []procurebot.Snapsho
 	for ; g.seen < len(snaps); g.seen++ {
 		snap := &snaps[g.seen]
 		g.times = append(g.times, snap.Time)
+		var rc rowCache
+		hb := histBook{seq: g.seen, rows: forecastRows(pruneRows(sc, rc.rows(sc, snap.Offers))), lease: leaseFloats(sc, snap.Offers)}
+		g.books = append(g.books, hb)
+		if len(g.books) > g.window {
+			g.books = g.books[1:]
+		}
 		byGroup := map[groupKey][]float64{}
 		for i := range snap.Offers {
 			o := &snap.Offers[i]
@@ -416,10 +444,10 @@ func (g *gpuHistory) leaseForecast(gpu string) (float64, bool) {
 
 // nextDue estimates when the next snapshot arrives: the last one's time
 // plus the median interval between recent snapshots (a day if unknown).
-func (g *gpuHistory) nextDue() time.Time {
+func (g *gpuHistory) nextDue() (time.Time, time.Duration) {
 	n := len(g.times)
 	if n == 0 {
-		return time.Time{}
+		return time.Time{}, 24 * time.Hour
 	}
 	var gaps []float64
 	for i := max(1, n-g.window); i < n; i++ {
@@ -429,5 +457,31 @@ func (g *gpuHistory) nextDue() time.Time {
 	if len(gaps) > 0 {
 		gap = median(gaps)
 	}
-	return g.times[n-1].Add(time.Duration(gap * float64(time.Hour)))
+	d := time.Duration(gap * float64(time.Hour))
+	if d < time.Hour {
+		d = time.Hour
+	}
+	return g.times[n-1].Add(d), d
+}
+
+// replay returns the last window snapshots as row sources, oldest first:
+// the forecast that the coming days look like the recent ones, each with
+// its own spread of prices (a cheap day stays cheap, a dear day dear).
+func (g *gpuHistory) replay(loss float64) []rowSource {
+	out := make([]rowSource, 0, len(g.books))
+	for i := range g.books {
+		b := &g.books[i]
+		rows := b.rows
+		if loss > 0 {
+			rows = make([]planRow, len(b.rows))
+			copy(rows, b.rows)
+			for r := range rows {
+				if rows[r].spot {
+					rows[r].loss = loss
+				}
+			}
+		}
+		out = append(out, rowSource{id: 10 + b.seq, rows: rows, lease: b.lease})
+	}
+	return out
 }

@@ -19,6 +19,9 @@ type planStep struct {
 	// at is the plan-relative index of the (first) real step this stands
 	// for, for job windows; n > 1 merges n identical steps (0 means 1).
 	at, n int
+	// src identifies where rows and lease came from (steps with the same
+	// src and power merge).
+	src int
 }
 
 // planRow is a rental offer in a plan.

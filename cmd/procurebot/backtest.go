@@ -1,8 +1,8 @@
 package main
 
 import (
-	_ "embed"
 	"context"
+	_ "embed"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -37,7 +37,7 @@ var strategyNames = []string{"static", "greedy", "arbitrage", "oracle"}
 type backtestFlags struct {
 	data, scenario, strategy, report string
 	json                             bool
-	forecast                         string
+	forecast, gpuForecast            string
 	margin                           float64
 	window                           int
 	quiet                            bool
@@ -86,7 +86,8 @@ flag), 1 anything else.`,
 	fl.StringVar(&f.report, "report", "", "write a self-contained HTML report to this file")
 	fl.StringVar(&f.forecast, "forecast", "hod", "arbitrage power forecaster: persist | hod | how | blend")
 	fl.Float64Var(&f.margin, "margin", 0.01, "arbitrage deadline slack, as a share of each job's window")
-	fl.IntVar(&f.window, "gpu-window", 7, "arbitrage GPU price forecast: rolling median over this many snapshots")
+	fl.StringVar(&f.gpuForecast, "gpu-forecast", "median", "arbitrage GPU book forecast: median (rolling median per provider and rank) | replay (recent days cycled)")
+	fl.IntVar(&f.window, "gpu-window", 14, "arbitrage GPU forecast: how many past snapshots it draws on")
 	fl.BoolVar(&f.quiet, "quiet", false, "no logs and no progress bar")
 	return cmd
 }
@@ -106,7 +107,10 @@ func newStrategy(name string, f backtestFlags) (procurebot.Strategy, error) {
 		if !ok {
 			return nil, usageError{fmt.Errorf("--forecast: unknown forecaster %q (want persist, hod, how or blend)", f.forecast)}
 		}
-		a.Power, a.Margin, a.Window = fc, f.margin, f.window
+		if f.gpuForecast != "replay" && f.gpuForecast != "median" {
+			return nil, usageError{fmt.Errorf("--gpu-forecast: unknown forecaster %q (want replay or median)", f.gpuForecast)}
+		}
+		a.Power, a.Margin, a.Window, a.GPUForecast = fc, f.margin, f.window, f.gpuForecast
 		return a, nil
 	}
 	return nil, usageError{fmt.Errorf("--strategy: unknown strategy %q (want static, greedy, arbitrage, oracle or all)", name)}

@@ -45,10 +45,11 @@
 // A file that cannot be opened is EINVALID; a read error part-way through a
 // file is EINTERNAL.
 //
-// The loader interns repeated strings and decimal values, so the offers of
-// a data set share their provider, GPU and region strings and their price
-// values (decimals are immutable; sharing them is safe), and it stores each
-// snapshot's offers contiguously in large chunks.
+// The loader interns repeated strings and GPU and token prices, so the
+// offers of a data set share their provider, GPU and region strings and their
+// price values (decimals are immutable; sharing them is safe), and it stores
+// each snapshot's offers contiguously in large chunks: a year of hourly
+// snapshots of 200 offers loads in under 300 MB (TestYearOfOffersMemory).
 package csv
 
 import (

@@ -10,8 +10,9 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// loader holds what one LoadFS call shares between files: the interned
-// strings and decimals. It is dropped when loading ends.
+// loader holds the interned strings and decimals of one kind of file (the
+// power files, the offers or the models; each kind is read by its own
+// goroutine with its own loader). It is dropped when loading ends.
 type loader struct {
 	strs   map[string]string
 	decs   map[string]decimal.Decimal
@@ -27,9 +28,9 @@ type perGPUKey struct {
 
 func newLoader() *loader {
 	return &loader{
-		strs:   make(map[string]string, 256),
-		decs:   make(map[string]decimal.Decimal, 4096),
-		perGPU: make(map[perGPUKey]decimal.Decimal, 256),
+		strs:   make(map[string]string, 64),
+		decs:   make(map[string]decimal.Decimal, 1024),
+		perGPU: make(map[perGPUKey]decimal.Decimal, 64),
 	}
 }
 

@@ -1,0 +1,5 @@
+//go:build race && linux
+
+package csv_test
+
+func init() { raceEnabled = true }
