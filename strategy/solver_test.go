@@ -177,3 +177,28 @@ func TestSolveMatchesReferenceMinCostFlow(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSolve solves a month-sized problem: 744 steps, 3 jobs, 8 pieces
+// per step.
+func BenchmarkSolve(b *testing.B) {
+	rng := rand.New(rand.NewSource(1))
+	T := 744
+	pr := &Problem{Steps: T, Need: []int{40000, 4000, 600}, MaxPer: []int{96, 16, 8}}
+	for t := 0; t < T; t++ {
+		for i := 0; i < 8; i++ {
+			pc := Piece{Step: t, Cost: int64(rng.Intn(3_000_000_000_000)), Cap: 16 + rng.Intn(48)}
+			for j := 0; j < 3; j++ {
+				if rng.Intn(3) > 0 {
+					pc.Jobs = append(pc.Jobs, j)
+				}
+			}
+			if len(pc.Jobs) > 0 {
+				pr.Pieces = append(pr.Pieces, pc)
+			}
+		}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		Solve(pr)
+	}
+}
