@@ -1,8 +1,10 @@
 package sim_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/procurebot/procurebot"
@@ -113,6 +115,20 @@ func TestBudget(t *testing.T) {
 			want.DeadlineMisses = 1
 			want.Jobs = []sim.JobResult{{ID: "train", GPUHoursRequired: d("100"), GPUHoursDelivered: want.GPUHoursDelivered, Missed: true}}
 			assertResult(t, res, want)
+
+			b, err := json.Marshal(res)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, part := range []string{
+				`"jobs":[{"id":"train","gpu_hours_delivered":"` + want.GPUHoursDelivered.String() + `","finished":null,"missed":true}]`,
+				fmt.Sprintf(`"budget_binding":%v`, want.BudgetBinding),
+				`"gross_spend_usd":"` + procurebot.Cents(want.GrossSpendUSD) + `"`,
+			} {
+				if !strings.Contains(string(b), part) {
+					t.Errorf("JSON %s lacks %s", b, part)
+				}
+			}
 		})
 	}
 }

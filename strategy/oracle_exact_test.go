@@ -208,7 +208,6 @@ func genExact(rng *rand.Rand) exCase {
 	return c
 }
 
-
 // valid applies the defaults and the validation of a scenario file; a
 // generated scenario that fails them is not a test case.
 func (c exCase) valid() bool {

@@ -8,17 +8,18 @@ import (
 )
 
 // Static is the "set and forget" baseline of DESIGN §2: at each job's
-// release it picks the cheapest eligible on-demand supply — an own site
-// (priced at e + other) or an on-demand offer — with room for the job's
-// max_gpus (or, failing that, the cheapest at all), and keeps that venue to
-// the end, taking up to max_gpus GPUs every step. On a provider it rents that
-// provider's cheapest eligible on-demand row of each step; if the provider
-// stops selling one, it picks again. Inference is bought as tokens (self-
-// hosted only when the model is not sold); nothing is leased out.
+// release it ranks the eligible on-demand supply by its price then — own
+// sites of the job's class (priced at e + other) and on-demand providers
+// (their cheapest eligible row) — and keeps that ranking to the end: every
+// step the job takes up to max_gpus GPUs (no more than it still needs) from
+// the first venues of the ranking that have room. On a provider it rents
+// that provider's cheapest eligible on-demand row of the step. Inference is
+// bought as tokens (self-hosted only when the model is not sold); nothing
+// is leased out; spot offers are never used.
 type Static struct {
-	venue map[int]staticVenue // per job
-	book  *procurebot.Offer
-	rows  []int
+	venues map[int][]staticVenue // per job, in the order fixed at release
+	book   *procurebot.Offer
+	rows   []int
 }
 
 type staticVenue struct {
@@ -27,7 +28,7 @@ type staticVenue struct {
 }
 
 // NewStatic returns the static baseline.
-func NewStatic() *Static { return &Static{venue: map[int]staticVenue{}} }
+func NewStatic() *Static { return &Static{venues: map[int][]staticVenue{}} }
 
 // Name implements procurebot.Strategy.
 func (st *Static) Name() string { return "static" }
@@ -77,61 +78,68 @@ func (st *Static) Decide(ctx context.Context, v procurebot.View) (procurebot.Dec
 		if want <= 0 {
 			continue
 		}
-		ven, chosen := st.venue[j]
-		if chosen && ven.site < 0 && onDemandRow(job, ven.provider) < 0 {
-			chosen = false // the provider no longer sells an eligible row
-		}
+		vens, chosen := st.venues[j]
 		if !chosen {
-			ven = st.choose(sc, sm, book, job, want, siteLeft, onDemandRow)
-			st.venue[j] = ven
+			vens = st.rank(sc, sm, book, job, onDemandRow)
+			st.venues[j] = vens
 		}
-		if ven.site >= 0 {
-			n := min(want, siteLeft[ven.site])
-			if n > 0 {
-				siteLeft[ven.site] -= n
-				jobGPUs[ven.site] += n
-				d.Jobs = append(d.Jobs, procurebot.JobAlloc{Job: j, Site: ven.site, GPUs: n})
-			}
-			continue
-		}
-		for want > 0 {
-			i := onDemandRow(job, ven.provider)
-			if i < 0 {
+		for _, ven := range vens {
+			if want <= 0 {
 				break
 			}
-			n := min(want, left(i))
-			rowLeft[i] = left(i) - n
-			want -= n
-			d.Jobs = append(d.Jobs, procurebot.JobAlloc{Job: j, Site: -1, Offer: i, GPUs: n})
+			if ven.site >= 0 {
+				n := min(want, siteLeft[ven.site])
+				if n > 0 {
+					siteLeft[ven.site] -= n
+					jobGPUs[ven.site] += n
+					want -= n
+					d.Jobs = append(d.Jobs, procurebot.JobAlloc{Job: j, Site: ven.site, GPUs: n})
+				}
+				continue
+			}
+			for want > 0 {
+				i := onDemandRow(job, ven.provider)
+				if i < 0 {
+					break
+				}
+				n := min(want, left(i))
+				rowLeft[i] = left(i) - n
+				want -= n
+				d.Jobs = append(d.Jobs, procurebot.JobAlloc{Job: j, Site: -1, Offer: i, GPUs: n})
+			}
 		}
 	}
 	d.SelfHost, d.Leased = fillSites(sc, sm, jobGPUs, fillNone)
 	return d, nil
 }
 
-func (st *Static) choose(sc *procurebot.Scenario, sm *stepMarket, book []procurebot.Offer, job *procurebot.Job, want int, siteLeft []int, onDemandRow func(*procurebot.Job, string) int) staticVenue {
+// rank orders the job's eligible on-demand venues by their price now.
+func (st *Static) rank(sc *procurebot.Scenario, sm *stepMarket, book []procurebot.Offer, job *procurebot.Job, onDemandRow func(*procurebot.Job, string) int) []staticVenue {
 	type cand struct {
 		v     staticVenue
 		price money
-		room  bool
 	}
 	var cs []cand
 	for s := range sc.Sites {
 		if sc.Sites[s].GPU == job.GPU {
-			cs = append(cs, cand{staticVenue{site: s}, sm.econ(sc, s).run, siteLeft[s] >= want})
+			cs = append(cs, cand{staticVenue{site: s}, sm.econ(sc, s).run})
 		}
 	}
-	if i := onDemandRow(job, ""); i >= 0 {
-		cs = append(cs, cand{staticVenue{site: -1, provider: book[i].Provider}, book[i].PerGPU, true})
-	}
-	if len(cs) == 0 {
-		return staticVenue{site: -1}
-	}
-	sort.SliceStable(cs, func(a, b int) bool {
-		if cs[a].room != cs[b].room {
-			return cs[a].room
+	seen := map[string]bool{}
+	for i := range book {
+		o := &book[i]
+		if seen[o.Provider] || !sc.Market.AllowsProvider(o.Provider) {
+			continue
 		}
-		return cs[a].price.LessThan(cs[b].price)
-	})
-	return cs[0].v
+		if r := onDemandRow(job, o.Provider); r >= 0 {
+			seen[o.Provider] = true
+			cs = append(cs, cand{staticVenue{site: -1, provider: o.Provider}, book[r].PerGPU})
+		}
+	}
+	sort.SliceStable(cs, func(a, b int) bool { return cs[a].price.LessThan(cs[b].price) })
+	out := make([]staticVenue, len(cs))
+	for i := range cs {
+		out[i] = cs[i].v
+	}
+	return out
 }
