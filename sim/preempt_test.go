@@ -88,7 +88,9 @@ func TestMarketPreempted(t *testing.T) {
 		{"rate 1", "1", time.Hour, allK(31)},
 		// u of step 0 exactly: 849395921730917260 / 2^64 is not below itself…
 		{"rate = u(0) exactly", "0.04604584518204939895362481916407659809920005500316619873046875", time.Hour, []int{1, 23, 27, 29}},
-		// …but is below (X+1)/2^64.
+		// …but is below (X + ½)/2^64, where X·2^-64 < q but X = floor(q·2^64)…
+		{"rate = u(0) + 2^-65", "0.04604584518204939898072987347621420894938637502491474151611328125", time.Hour, []int{0, 1, 23, 27, 29}},
+		// …and below (X+1)/2^64.
 		{"rate = u(0) + 2^-64", "0.0460458451820493990078349277883518197995726950466632843017578125", time.Hour, []int{0, 1, 23, 27, 29}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -242,5 +244,43 @@ func TestPreemptionCertain(t *testing.T) {
 	}
 	if want := decimal.NewFromInt(15); !res.RentalCostUSD.Equal(want) {
 		t.Errorf("RentalCostUSD = %s, want %s (preempted GPUs are paid)", res.RentalCostUSD, want)
+	}
+}
+
+// TestPreemptionMixedVenue documents how the simulator settles a corner §7
+// leaves open: a job renting from one provider both a spot row (preempted)
+// and an on-demand row in the same step. The venue is the provider, so
+// GPUs started = 3 − 0 = 3, but only the live on-demand GPU can lose
+// switching time: started is capped at the live count (1). Seed 7, rate
+// 0.05: runpod|H100 is preempted at k = 0, not at k = 2.
+//
+//	k = 0: spot 2 preempted (2 GPU-h), on-demand 1 − 0.25 = 0.75
+func TestPreemptionMixedVenue(t *testing.T) {
+	sc := &procurebot.Scenario{
+		Start: t0, End: at(1), Seed: 7,
+		Jobs: []procurebot.Job{{ID: "a", GPU: "H100", MaxGPUs: 4, GPUHours: d("100"), Release: t0, Deadline: at(1), Interruptible: true}},
+		Market: procurebot.Market{SwitchCostGPUHours: d("0.25"), SpotPreemptionPerHour: d("0.05")},
+	}
+	ds := dataset(nil, []procurebot.Snapshot{{Time: t0, Offers: []procurebot.Offer{
+		perGPU("runpod", "H100", "1", procurebot.SpotTrue),
+		perGPU("runpod", "H100", "3", procurebot.SpotFalse),
+	}}}, nil)
+	prepare(t, sc, ds)
+	res := run(t, sc, ds, &scripted{steps: []procurebot.Decision{{Jobs: []procurebot.JobAlloc{
+		{Job: 0, Site: -1, Offer: 0, GPUs: 2},
+		{Job: 0, Site: -1, Offer: 1, GPUs: 1},
+	}}}})
+	for _, c := range []struct {
+		name      string
+		got, want procurebot.Money
+	}{
+		{"PreemptedGPUHours", res.PreemptedGPUHours, d("2")},
+		{"SwitchingGPUHours", res.SwitchingGPUHours, d("0.25")},
+		{"GPUHoursDelivered", res.GPUHoursDelivered, d("0.75")},
+		{"RentalCostUSD", res.RentalCostUSD, d("5")},
+	} {
+		if !c.got.Equal(c.want) {
+			t.Errorf("%s = %s, want %s", c.name, c.got, c.want)
+		}
 	}
 }
