@@ -258,7 +258,7 @@ func TestPreemptionCertain(t *testing.T) {
 func TestPreemptionMixedVenue(t *testing.T) {
 	sc := &procurebot.Scenario{
 		Start: t0, End: at(1), Seed: 7,
-		Jobs: []procurebot.Job{{ID: "a", GPU: "H100", MaxGPUs: 4, GPUHours: d("100"), Release: t0, Deadline: at(1), Interruptible: true}},
+		Jobs:   []procurebot.Job{{ID: "a", GPU: "H100", MaxGPUs: 4, GPUHours: d("100"), Release: t0, Deadline: at(1), Interruptible: true}},
 		Market: procurebot.Market{SwitchCostGPUHours: d("0.25"), SpotPreemptionPerHour: d("0.05")},
 	}
 	ds := dataset(nil, []procurebot.Snapshot{{Time: t0, Offers: []procurebot.Offer{
