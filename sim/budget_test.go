@@ -231,3 +231,24 @@ func TestForesight(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestBudgetBlockedStepBuysNoTokens: a step the budget stops buys nothing,
+// tokens included; its inference counts as unserved. Budget 7, tokens 3.00
+// per hour (1 Mtok in at 1.00 + 1 Mtok out at 2.00), steps renting 1 GPU:
+// step 0 spends 0.10 + 2.00 + 3.00 = 5.10; step 1 would reach 10.20 > 7,
+// so steps 1–3 are blocked and pay only the idle energy 0.10 each; their
+// 2 Mtok per hour go unserved: 3 × 2 = 6.
+func TestBudgetBlockedStepBuysNoTokens(t *testing.T) {
+	sc, ds := budgetScenario("7")
+	sc.Inference = []procurebot.Inference{{ID: "chat", Model: "m/x", MTokInPerHour: d("1"), MTokOutPerHour: d("1")}}
+	ds.Tokens = []procurebot.TokenSnapshot{{Time: t0, Prices: []procurebot.TokenPrice{tokens("openrouter", "m/x", "1", "2")}}}
+	prepare(t, sc, ds)
+	rent := procurebot.Decision{Jobs: []procurebot.JobAlloc{{Job: 0, Site: -1, Offer: 0, GPUs: 1}}}
+	res := run(t, sc, ds, &scripted{name: "s", steps: []procurebot.Decision{rent, rent, rent, rent}})
+	if !res.InferenceCostUSD.Equal(d("3")) || !res.UnservedMTok.Equal(d("6")) || !res.GrossSpendUSD.Equal(d("5.40")) {
+		t.Errorf("inference %s unserved %s gross %s, want 3, 6, 5.40", res.InferenceCostUSD, res.UnservedMTok, res.GrossSpendUSD)
+	}
+	if !res.BudgetBinding || res.GrossSpendUSD.GreaterThan(*sc.BudgetUSD) {
+		t.Errorf("budget not held: binding %v gross %s", res.BudgetBinding, res.GrossSpendUSD)
+	}
+}

@@ -101,6 +101,10 @@ func (m *Market) setPreemption(q Money) {
 	}
 	two64 := new(big.Int).Lsh(big.NewInt(1), 64)
 	t := q.Mul(decimal.NewFromBigInt(two64, 0)).Ceil().BigInt()
+	if t.Cmp(two64) >= 0 { // q within 2^-64 of 1: every draw is below it
+		m.preemptAlways = true
+		return
+	}
 	m.preemptBelow = t.Uint64()
 }
 

@@ -284,3 +284,20 @@ func TestPreemptionMixedVenue(t *testing.T) {
 		}
 	}
 }
+
+// TestPreemptionRateJustBelowOne: q·2^64 rounds up to 2^64 itself, which
+// must not wrap to 0 (never preempted) but preempt every step.
+func TestPreemptionRateJustBelowOne(t *testing.T) {
+	sc := &procurebot.Scenario{Start: t0, End: at(3), Step: time.Hour,
+		Market: procurebot.Market{SpotPreemptionPerHour: d("0.9999999999999999999999")}}
+	ds := dataset([]*procurebot.PowerSeries{flat("P", t0, 3, "1")}, nil, nil)
+	m, err := sim.NewMarket(sc, ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := 0; k < 3; k++ {
+		if !m.Preempted("runpod", "H100", k) {
+			t.Errorf("step %d not preempted at rate 1 − 1e-22", k)
+		}
+	}
+}

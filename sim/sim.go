@@ -126,6 +126,12 @@ var thousand = decimal.NewFromInt(1000)
 // price validates d for step k and computes its cost and deliveries without
 // changing the run's state.
 func (r *run) price(k int, d procurebot.Decision) (*stepCost, error) {
+	return r.priceStep(k, d, false)
+}
+
+// priceStep prices d; blocked is a step the budget stopped: it buys
+// nothing, not even tokens, so its inference goes unserved.
+func (r *run) priceStep(k int, d procurebot.Decision, blocked bool) (*stepCost, error) {
 	sc, m := r.sc, r.m
 	h := m.h
 	book := m.Book(k)
@@ -162,6 +168,9 @@ func (r *run) price(k int, d procurebot.Decision) (*stepCost, error) {
 		}
 		if c.venueGPUs[a.Job] == nil {
 			c.venueGPUs[a.Job] = map[venueKey]int{}
+		}
+		if a.Site < -1 {
+			return nil, procurebot.Errorf(procurebot.EINTERNAL, "job %s: site index %d", job.ID, a.Site)
 		}
 		if a.Site >= 0 {
 			if a.Site >= nS {
@@ -234,13 +243,16 @@ func (r *run) price(k int, d procurebot.Decision) (*stepCost, error) {
 			continue
 		}
 		cost, sold := m.TokenCost(w, k)
-		if sold {
+		if sold && !blocked {
 			c.inference = c.inference.Add(cost.Mul(rest).Mul(h))
 		} else {
 			c.unserved = c.unserved.Add(demand.Mul(rest).Mul(h))
 		}
 	}
 
+	if len(d.Leased) > nS {
+		return nil, procurebot.Errorf(procurebot.EINTERNAL, "leased GPUs for %d sites, the scenario has %d", len(d.Leased), nS)
+	}
 	// Own sites: running, leased, idle.
 	for s := 0; s < nS; s++ {
 		site := &sc.Sites[s]
@@ -336,7 +348,7 @@ func (r *run) apply(k int, d procurebot.Decision) error {
 	if b := r.sc.BudgetUSD; b != nil && !r.oracle && r.spent.Add(c.gross()).GreaterThan(*b) {
 		r.res.BudgetBinding = true
 		d = procurebot.Decision{}
-		if c, err = r.price(k, d); err != nil {
+		if c, err = r.priceStep(k, d, true); err != nil {
 			return err
 		}
 	}
