@@ -181,15 +181,18 @@ func (a *Arbitrage) planSteps(sc *procurebot.Scenario, v procurebot.View, sm *st
 	replay := a.gpu.replay(loss)
 	due, gap := a.gpu.nextDue()
 	type key struct {
-		s int
-		t time.Time
+		s      int
+		bucket int64
 	}
 	memo := map[key]float64{}
+	periodH := int64(a.Power.Period() / time.Hour)
+	nS := len(sc.Sites)
+	power := make([]float64, len(steps)*nS)
 	for i := range steps {
 		t := sc.StepTime(k + i)
 		st := &steps[i]
 		st.tokens = tokens
-		st.power = make([]float64, len(sc.Sites))
+		st.power = power[i*nS : (i+1)*nS : (i+1)*nS]
 		for s := range sc.Sites {
 			if i == 0 {
 				st.power[s] = sm.power[s].InexactFloat64()
@@ -198,14 +201,23 @@ func (a *Arbitrage) planSteps(sc *procurebot.Scenario, v procurebot.View, sm *st
 			hr := t.Truncate(time.Hour)
 			p := a.hist[s].at(hr)
 			if math.IsNaN(p) {
-				if m, ok := memo[key{s, hr}]; ok {
+				var b int64
+				if periodH > 0 {
+					b = (hr.Unix()/3600)%periodH + 1
+				}
+				if !hr.Before(a.hist[s].end()) {
+					// beyond the history the forecast repeats with the period
+				} else {
+					b = -hr.Unix() // a gap inside the history: its own key
+				}
+				if m, ok := memo[key{s, b}]; ok {
 					p = m
 				} else {
 					p = a.Power.Forecast(a.hist[s], hr)
 					if math.IsNaN(p) {
 						p = a.hist[s].last()
 					}
-					memo[key{s, hr}] = p
+					memo[key{s, b}] = p
 				}
 			}
 			st.power[s] = p

@@ -14,6 +14,10 @@ type PowerForecaster interface {
 	// Forecast returns the predicted USD/MWh for hour t, given hist, the
 	// market's visible hourly prices from hist.start (NaN = not recorded).
 	Forecast(hist *hourly, t time.Time) float64
+	// Period is the forecast's repeat for hours after the history: the
+	// forecast of t and t + Period are equal (0: the same for every hour).
+	// Planners memoise on it.
+	Period() time.Duration
 }
 
 // hourly is a market's visible price history, hour by hour.
@@ -49,12 +53,14 @@ type Persistence struct{}
 
 func (Persistence) Name() string                            { return "persist" }
 func (Persistence) Forecast(h *hourly, t time.Time) float64 { return h.last() }
+func (Persistence) Period() time.Duration                   { return 0 }
 
 // HourOfDay forecasts the median of the same UTC hour of day over the last
 // Days days of history.
 type HourOfDay struct{ Days int }
 
-func (f HourOfDay) Name() string { return "hod" }
+func (f HourOfDay) Name() string          { return "hod" }
+func (f HourOfDay) Period() time.Duration { return 24 * time.Hour }
 func (f HourOfDay) Forecast(h *hourly, t time.Time) float64 {
 	return sameHourMedian(h, t, 24*time.Hour, f.Days)
 }
@@ -63,7 +69,8 @@ func (f HourOfDay) Forecast(h *hourly, t time.Time) float64 {
 // Weeks weeks, falling back to HourOfDay when the history is shorter.
 type HourOfWeek struct{ Weeks int }
 
-func (f HourOfWeek) Name() string { return "how" }
+func (f HourOfWeek) Name() string          { return "how" }
+func (f HourOfWeek) Period() time.Duration { return 7 * 24 * time.Hour }
 func (f HourOfWeek) Forecast(h *hourly, t time.Time) float64 {
 	if v := sameHourMedian(h, t, 7*24*time.Hour, f.Weeks); !math.IsNaN(v) {
 		return v
@@ -79,7 +86,8 @@ type Blend struct {
 	Recent int
 }
 
-func (f Blend) Name() string { return "blend" }
+func (f Blend) Name() string          { return "blend" }
+func (f Blend) Period() time.Duration { return 24 * time.Hour }
 func (f Blend) Forecast(h *hourly, t time.Time) float64 {
 	shape := sameHourMedian(h, t, 24*time.Hour, f.Days)
 	if math.IsNaN(shape) {
