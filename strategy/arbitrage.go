@@ -29,10 +29,15 @@ type Arbitrage struct {
 	// Margin is the share of each job's window kept as slack before its
 	// deadline (at least one step when positive).
 	Margin float64
-	// GPUForecast is how future GPU books are forecast: "replay" (the
-	// coming days look like the last Window snapshots, cycled) or "median"
-	// (each provider's ranked prices at their rolling median).
+	// GPUForecast is how future GPU books are forecast: "median" (each
+	// provider's ranked prices at their rolling median over Window
+	// snapshots), "meanrev" (the latest snapshot's prices reverting to that
+	// median by Persistence per day) or "replay" (the coming days look like
+	// the last Window snapshots, cycled).
 	GPUForecast string
+	// Persistence is the day-to-day persistence of GPU price deviations
+	// from their median, for "meanrev".
+	Persistence float64
 
 	hist    []*hourly // per site: visible power history
 	gpu     gpuHistory
@@ -42,7 +47,7 @@ type Arbitrage struct {
 
 // NewArbitrage returns the arbitrage strategy with its default settings.
 func NewArbitrage() *Arbitrage {
-	return &Arbitrage{Power: HourOfDay{Days: 7}, Window: 14, Margin: 0.01, GPUForecast: "median"}
+	return &Arbitrage{Power: HourOfDay{Days: 7}, Window: 14, Margin: 0.01, GPUForecast: "median", Persistence: 0.6}
 }
 
 // Name implements procurebot.Strategy.
@@ -169,14 +174,23 @@ func (a *Arbitrage) planSteps(sc *procurebot.Scenario, v procurebot.View, sm *st
 	// the next snapshot is due, then the forecast.
 	curSrc := rowSource{id: 1, rows: cur, lease: lease}
 	nowSrc := rowSource{id: 2, rows: forecastRows(cur), lease: lease}
-	var median rowSource
-	if a.GPUForecast != "replay" {
-		median = rowSource{id: 3, rows: a.gpu.forecast(sc, loss), lease: map[string]float64{}}
-		for g := range lease {
-			if m, ok := a.gpu.leaseForecast(g); ok {
-				median.lease[g] = m
-			}
+	// synthetic books by day ahead: day 1 … maxDays, then the median
+	synth := map[int]rowSource{}
+	synthDay := func(d int) rowSource {
+		if a.GPUForecast != "meanrev" || d > maxDays {
+			d = maxDays + 1
 		}
+		if src, ok := synth[d]; ok {
+			return src
+		}
+		phi := 0.0
+		if d <= maxDays {
+			phi = a.Persistence
+		}
+		rows, l := a.gpu.synth(sc, loss, d, phi)
+		src := rowSource{id: 3 + d, rows: rows, lease: l}
+		synth[d] = src
+		return src
 	}
 	replay := a.gpu.replay(loss)
 	due, gap := a.gpu.nextDue()
@@ -230,8 +244,10 @@ func (a *Arbitrage) planSteps(sc *procurebot.Scenario, v procurebot.View, sm *st
 		case a.GPUForecast == "replay" && len(replay) > 0:
 			day := int(t.Sub(due) / gap)
 			src = replay[len(replay)-1-day%len(replay)]
-		case a.GPUForecast != "replay" && len(median.rows) > 0:
-			src = median
+		default:
+			if fc := synthDay(int(t.Sub(due)/gap) + 1); len(fc.rows) > 0 {
+				src = fc
+			}
 		}
 		st.rows, st.lease, st.src = src.rows, src.lease, src.id
 	}
@@ -331,6 +347,9 @@ type groupHist struct {
 
 const maxRanks = 4
 
+// maxDays is how many days ahead meanrev forecasts differ from the median.
+const maxDays = 7
+
 func (g *gpuHistory) observe(sc *procurebot.Scenario, snaps []procurebot.Snapshot, window int) {
 	if g.groups == nil {
 		g.groups = map[groupKey]*groupHist{}
@@ -384,25 +403,48 @@ func (g *gpuHistory) observe(sc *procurebot.Scenario, snaps []procurebot.Snapsho
 	}
 }
 
-// forecast returns a synthetic book: per group present in at least half of
-// the last window snapshots, the median of each rank's price.
-func (g *gpuHistory) forecast(sc *procurebot.Scenario, loss float64) []planRow {
+// synth returns a synthetic book and its lease prices for the d-th day
+// after the next snapshot is due: per (class, provider, spot) group present
+// in at least half of the window's snapshots and per price rank, the
+// rolling median, pulled towards the latest snapshot's price by phi^d
+// (phi = 0: the median alone). A group missing from the latest snapshot
+// counts at its median; one present now but too rarely in the window is
+// kept only while phi^d is above one half.
+func (g *gpuHistory) synth(sc *procurebot.Scenario, loss float64, d int, phi float64) ([]planRow, map[string]float64) {
 	if g.seen == 0 {
-		return nil
+		return nil, nil
 	}
-	var out []planRow
+	w := math.Pow(phi, float64(d))
 	oldest := g.seen - g.window
 	n := min(g.window, len(g.times))
-	for k, gh := range g.groups {
+	keys := make([]groupKey, 0, len(g.groups))
+	for k := range g.groups {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(a, b int) bool {
+		if keys[a].gpu != keys[b].gpu {
+			return keys[a].gpu < keys[b].gpu
+		}
+		if keys[a].provider != keys[b].provider {
+			return keys[a].provider < keys[b].provider
+		}
+		return !keys[a].spot && keys[b].spot
+	})
+	var out []planRow
+	lease := map[string]float64{}
+	for _, k := range keys {
+		gh := g.groups[k]
 		var rs [][]float64
+		var latest []float64
 		for i, at := range gh.at {
 			if at >= oldest {
 				rs = append(rs, gh.ranks[i])
 			}
+			if at == g.seen-1 {
+				latest = gh.ranks[i]
+			}
 		}
-		if 2*len(rs) < n || len(rs) == 0 {
-			continue
-		}
+		frequent := 2*len(rs) >= n && len(rs) > 0
 		for r := 0; r < maxRanks; r++ {
 			var xs []float64
 			for _, ps := range rs {
@@ -410,48 +452,30 @@ func (g *gpuHistory) forecast(sc *procurebot.Scenario, loss float64) []planRow {
 					xs = append(xs, ps[r])
 				}
 			}
-			if 2*len(xs) < n || len(xs) == 0 {
-				break
+			var price float64
+			switch {
+			case frequent && 2*len(xs) >= n && len(xs) > 0:
+				price = median(xs)
+				if r < len(latest) {
+					price += (latest[r] - price) * w
+				}
+			case r < len(latest) && w > 0.5:
+				price = latest[r]
+			default:
+				continue
 			}
-			row := planRow{offer: -1, provider: k.provider, gpu: k.gpu, price: median(xs), spot: k.spot}
+			row := planRow{offer: -1, provider: k.provider, gpu: k.gpu, price: price, spot: k.spot}
 			if k.spot {
 				row.loss = loss
 			}
 			out = append(out, row)
-		}
-	}
-	sort.SliceStable(out, func(a, b int) bool {
-		if out[a].price != out[b].price {
-			return out[a].price < out[b].price
-		}
-		return out[a].provider < out[b].provider
-	})
-	return pruneRows(sc, out)
-}
-
-// leaseForecast is the forecast m_g: the cheapest forecast row of class gpu.
-func (g *gpuHistory) leaseForecast(gpu string) (float64, bool) {
-	best, ok := math.Inf(1), false
-	oldest := g.seen - g.window
-	n := min(g.window, len(g.times))
-	for k, gh := range g.groups {
-		if k.gpu != gpu {
-			continue
-		}
-		var xs []float64
-		for i, at := range gh.at {
-			if at >= oldest && len(gh.ranks[i]) > 0 {
-				xs = append(xs, gh.ranks[i][0])
+			if m, ok := lease[k.gpu]; !ok || price < m {
+				lease[k.gpu] = price
 			}
 		}
-		if len(xs) == 0 || 2*len(xs) < n {
-			continue
-		}
-		if m := median(xs); m < best {
-			best, ok = m, true
-		}
 	}
-	return best, ok
+	sort.SliceStable(out, func(a, b int) bool { return out[a].price < out[b].price })
+	return pruneRows(sc, out), lease
 }
 
 // nextDue estimates when the next snapshot arrives: the last one's time

@@ -38,7 +38,7 @@ type backtestFlags struct {
 	data, scenario, strategy, report string
 	json                             bool
 	forecast, gpuForecast            string
-	margin                           float64
+	margin, persistence              float64
 	window                           int
 	quiet                            bool
 }
@@ -86,7 +86,8 @@ flag), 1 anything else.`,
 	fl.StringVar(&f.report, "report", "", "write a self-contained HTML report to this file")
 	fl.StringVar(&f.forecast, "forecast", "hod", "arbitrage power forecaster: persist | hod | how | blend")
 	fl.Float64Var(&f.margin, "margin", 0.01, "arbitrage deadline slack, as a share of each job's window")
-	fl.StringVar(&f.gpuForecast, "gpu-forecast", "median", "arbitrage GPU book forecast: median (rolling median per provider and rank) | replay (recent days cycled)")
+	fl.StringVar(&f.gpuForecast, "gpu-forecast", "median", "arbitrage GPU book forecast: median (rolling median per provider and rank) | meanrev (latest prices reverting to the median) | replay (recent days cycled)")
+	fl.Float64Var(&f.persistence, "persistence", 0.6, "arbitrage meanrev: day-to-day persistence of GPU price deviations from their median, in [0, 1)")
 	fl.IntVar(&f.window, "gpu-window", 14, "arbitrage GPU forecast: how many past snapshots it draws on")
 	fl.BoolVar(&f.quiet, "quiet", false, "no logs and no progress bar")
 	return cmd
@@ -107,10 +108,12 @@ func newStrategy(name string, f backtestFlags) (procurebot.Strategy, error) {
 		if !ok {
 			return nil, usageError{fmt.Errorf("--forecast: unknown forecaster %q (want persist, hod, how or blend)", f.forecast)}
 		}
-		if f.gpuForecast != "replay" && f.gpuForecast != "median" {
-			return nil, usageError{fmt.Errorf("--gpu-forecast: unknown forecaster %q (want replay or median)", f.gpuForecast)}
+		switch f.gpuForecast {
+		case "median", "meanrev", "replay":
+		default:
+			return nil, usageError{fmt.Errorf("--gpu-forecast: unknown forecaster %q (want median, meanrev or replay)", f.gpuForecast)}
 		}
-		a.Power, a.Margin, a.Window, a.GPUForecast = fc, f.margin, f.window, f.gpuForecast
+		a.Power, a.Margin, a.Window, a.GPUForecast, a.Persistence = fc, f.margin, f.window, f.gpuForecast, f.persistence
 		return a, nil
 	}
 	return nil, usageError{fmt.Errorf("--strategy: unknown strategy %q (want static, greedy, arbitrage, oracle or all)", name)}
@@ -130,6 +133,9 @@ func runBacktest(ctx context.Context, f backtestFlags, stdout, stderr io.Writer)
 	log := newLogger(stderr, f.quiet)
 	if f.margin < 0 || f.margin >= 1 {
 		return usageError{fmt.Errorf("--margin: must be in [0, 1), got %v", f.margin)}
+	}
+	if f.persistence < 0 || f.persistence >= 1 {
+		return usageError{fmt.Errorf("--persistence: must be in [0, 1), got %v", f.persistence)}
 	}
 	if f.window < 1 {
 		return usageError{fmt.Errorf("--gpu-window: must be at least 1, got %d", f.window)}
