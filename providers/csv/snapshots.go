@@ -81,11 +81,20 @@ func (l *loader) loadOffers(fsys fs.FS, file string) ([]procurebot.Snapshot, err
 		return nil, err
 	}
 	defer t.close()
+	return readSnapshots(t, oTime, l.offer, func(at time.Time, g []procurebot.Offer) procurebot.Snapshot {
+		return procurebot.Snapshot{Time: at, Offers: g}
+	})
+}
+
+// readSnapshots reads the rows of t, one read call per row after its time
+// column, grouping rows of the same time into one snapshot (times must not
+// decrease).
+func readSnapshots[R, S any](t *table, timeCol int, read func(*table, *R) error, snapshot func(time.Time, []R) S) ([]S, error) {
 	var (
-		snaps []procurebot.Snapshot
+		snaps []S
 		clock snapClock
 		cur   time.Time
-		rows  = newChunks[procurebot.Offer](firstChunk, chunkLimit)
+		rows  = newChunks[R](firstChunk, chunkLimit)
 	)
 	for {
 		ok, err := t.next()
@@ -95,24 +104,22 @@ func (l *loader) loadOffers(fsys fs.FS, file string) ([]procurebot.Snapshot, err
 		if !ok {
 			break
 		}
-		isNew, err := clock.step(t, oTime)
+		isNew, err := clock.step(t, timeCol)
 		if err != nil {
 			return nil, err
 		}
 		if isNew {
 			if g := rows.group(); len(g) > 0 {
-				snaps = append(snaps, procurebot.Snapshot{Time: cur, Offers: g})
+				snaps = append(snaps, snapshot(cur, g))
 			}
 			cur = clock.cur
 		}
-		var o procurebot.Offer
-		if err := l.offer(t, &o); err != nil {
+		if err := read(t, rows.add()); err != nil { // in place: no copy, no escape
 			return nil, err
 		}
-		*rows.add() = o
 	}
 	if g := rows.group(); len(g) > 0 {
-		snaps = append(snaps, procurebot.Snapshot{Time: cur, Offers: g})
+		snaps = append(snaps, snapshot(cur, g))
 	}
 	return snaps, nil
 }
@@ -172,40 +179,9 @@ func (l *loader) loadModels(fsys fs.FS, file string) ([]procurebot.TokenSnapshot
 		return nil, err
 	}
 	defer t.close()
-	var (
-		snaps []procurebot.TokenSnapshot
-		clock snapClock
-		cur   time.Time
-		rows  = newChunks[procurebot.TokenPrice](firstChunk, chunkLimit)
-	)
-	for {
-		ok, err := t.next()
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			break
-		}
-		isNew, err := clock.step(t, mTime)
-		if err != nil {
-			return nil, err
-		}
-		if isNew {
-			if g := rows.group(); len(g) > 0 {
-				snaps = append(snaps, procurebot.TokenSnapshot{Time: cur, Prices: g})
-			}
-			cur = clock.cur
-		}
-		var p procurebot.TokenPrice
-		if err := l.tokenPrice(t, &p); err != nil {
-			return nil, err
-		}
-		*rows.add() = p
-	}
-	if g := rows.group(); len(g) > 0 {
-		snaps = append(snaps, procurebot.TokenSnapshot{Time: cur, Prices: g})
-	}
-	return snaps, nil
+	return readSnapshots(t, mTime, l.tokenPrice, func(at time.Time, g []procurebot.TokenPrice) procurebot.TokenSnapshot {
+		return procurebot.TokenSnapshot{Time: at, Prices: g}
+	})
 }
 
 // tokenPrice reads the current row of inference/models.csv (all but its
