@@ -137,13 +137,7 @@ func (a *Arbitrage) Decide(ctx context.Context, v procurebot.View) (procurebot.D
 		}
 		d.Jobs = pl.allocations(sol, 0, steps[0].rows)
 	}
-	jobGPUs := make([]int, len(sc.Sites))
-	for _, al := range d.Jobs {
-		if al.Site >= 0 {
-			jobGPUs[al.Site] += al.GPUs
-		}
-	}
-	d.SelfHost, d.Leased = fillSites(sc, sm, jobGPUs, fillOptimal)
+	d.SelfHost, d.Leased = fillSites(sc, sm, siteGPUs(sc, d.Jobs), fillOptimal)
 	return d, nil
 }
 

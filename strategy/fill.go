@@ -218,3 +218,26 @@ func remainingUnits(need, delivered, h money) int {
 	}
 	return int(rest.Div(h).Ceil().IntPart())
 }
+
+// wantNow returns the GPUs job j could use in the current step of v: none
+// outside its window, else min(max_gpus, ceil(what it still needs / h)).
+func wantNow(v procurebot.View, j int) int {
+	sc := v.Scenario()
+	job := &sc.Jobs[j]
+	first, end := sc.Window(job)
+	if k := v.Step(); k < first || k >= end {
+		return 0
+	}
+	return min(job.MaxGPUs, remainingUnits(job.GPUHours, v.Delivered(j), sc.StepHours()))
+}
+
+// siteGPUs sums the GPUs jobs take on each own site.
+func siteGPUs(sc *procurebot.Scenario, jobs []procurebot.JobAlloc) []int {
+	out := make([]int, len(sc.Sites))
+	for _, a := range jobs {
+		if a.Site >= 0 {
+			out[a.Site] += a.GPUs
+		}
+	}
+	return out
+}

@@ -84,8 +84,6 @@ func (g *Greedy) Decide(ctx context.Context, v procurebot.View) (procurebot.Deci
 		return procurebot.Decision{}, err
 	}
 	book, _ := v.Book(v.Now())
-	h := sc.StepHours()
-	k := v.Step()
 
 	// Own sites: e + other + lease income given up.
 	siteLeft := make([]int, len(sc.Sites))
@@ -105,11 +103,7 @@ func (g *Greedy) Decide(ctx context.Context, v procurebot.View) (procurebot.Deci
 	jobGPUs := make([]int, len(sc.Sites))
 	for _, j := range edfOrder(sc) {
 		job := &sc.Jobs[j]
-		first, end := sc.Window(job)
-		if k < first || k >= end {
-			continue
-		}
-		want := min(job.MaxGPUs, remainingUnits(job.GPUHours, v.Delivered(j), h))
+		want := wantNow(v, j)
 		if want <= 0 {
 			continue
 		}

@@ -103,13 +103,7 @@ func (o *Oracle) Decide(ctx context.Context, v procurebot.View) (procurebot.Deci
 	}
 	k := v.Step()
 	d := procurebot.Decision{Jobs: o.plan.allocations(o.sol, k, o.rows[k])}
-	jobGPUs := make([]int, len(sc.Sites))
-	for _, a := range d.Jobs {
-		if a.Site >= 0 {
-			jobGPUs[a.Site] += a.GPUs
-		}
-	}
-	d.SelfHost, d.Leased = fillSites(sc, sm, jobGPUs, fillOptimal)
+	d.SelfHost, d.Leased = fillSites(sc, sm, siteGPUs(sc, d.Jobs), fillOptimal)
 	return d, nil
 }
 

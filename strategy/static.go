@@ -42,8 +42,6 @@ func (st *Static) Decide(ctx context.Context, v procurebot.View) (procurebot.Dec
 	}
 	book, _ := v.Book(v.Now())
 	rows := sortedOffers(&st.book, &st.rows, book, &sc.Market)
-	h := sc.StepHours()
-	k := v.Step()
 	siteLeft := make([]int, len(sc.Sites))
 	for s := range sc.Sites {
 		siteLeft[s] = sc.Sites[s].GPUs
@@ -70,11 +68,7 @@ func (st *Static) Decide(ctx context.Context, v procurebot.View) (procurebot.Dec
 	jobGPUs := make([]int, len(sc.Sites))
 	for _, j := range edfOrder(sc) {
 		job := &sc.Jobs[j]
-		first, end := sc.Window(job)
-		if k < first || k >= end {
-			continue
-		}
-		want := min(job.MaxGPUs, remainingUnits(job.GPUHours, v.Delivered(j), h))
+		want := wantNow(v, j)
 		if want <= 0 {
 			continue
 		}
