@@ -36,8 +36,20 @@ type Market struct {
 	preemptAlways bool
 	preemptNever  bool
 	preemptBelow  uint64 // preempted iff draw < preemptBelow
-	preemptMu     sync.Mutex
-	preemptCache  map[preemptKey]bool
+	leaseCache    map[leaseKey]leaseVal
+
+	preemptMu    sync.Mutex
+	preemptCache map[preemptKey]bool
+}
+
+type leaseKey struct {
+	book int
+	gpu  string
+}
+
+type leaseVal struct {
+	price Money
+	ok    bool
 }
 
 type preemptKey struct {
@@ -181,7 +193,18 @@ func (m *Market) TokenCost(w, k int) (Money, bool) {
 // the book's rows of class gpu from allowed providers (spot included), and
 // false when the book has none.
 func (m *Market) LeasePrice(gpu string, k int) (Money, bool) {
-	return procurebot.LeasePrice(m.Book(k), gpu, &m.sc.Market)
+	key := leaseKey{m.bookIdx[k], gpu}
+	m.preemptMu.Lock()
+	defer m.preemptMu.Unlock()
+	if v, ok := m.leaseCache[key]; ok {
+		return v.price, v.ok
+	}
+	p, ok := procurebot.LeasePrice(m.Book(k), gpu, &m.sc.Market)
+	if m.leaseCache == nil {
+		m.leaseCache = map[leaseKey]leaseVal{}
+	}
+	m.leaseCache[key] = leaseVal{p, ok}
+	return p, ok
 }
 
 // visibleUntil returns the first hour of site s's market not visible at t.

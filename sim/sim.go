@@ -268,7 +268,7 @@ func (r *run) priceStep(k int, d procurebot.Decision, blocked bool) (*stepCost, 
 			if !site.SellSpare {
 				return nil, procurebot.Errorf(procurebot.EINTERNAL, "site %s may not lease (sell_spare false)", site.Name)
 			}
-			mg, ok := procurebot.LeasePrice(book, site.GPU, &sc.Market)
+			mg, ok := m.LeasePrice(site.GPU, k)
 			if !ok {
 				return nil, procurebot.Errorf(procurebot.EINTERNAL, "site %s: no %s market to lease into", site.Name, site.GPU)
 			}

@@ -39,6 +39,7 @@ type Arbitrage struct {
 	// from their median, for "meanrev".
 	Persistence float64
 
+	memo    leaseMemo
 	hist    []*hourly // per site: visible power history
 	gpu     gpuHistory
 	cache   rowCache
@@ -83,7 +84,7 @@ func (a *Arbitrage) observePower(v procurebot.View) {
 // Decide implements procurebot.Strategy.
 func (a *Arbitrage) Decide(ctx context.Context, v procurebot.View) (procurebot.Decision, error) {
 	sc := v.Scenario()
-	sm, err := observe(v)
+	sm, err := observe(v, &a.memo)
 	if err != nil {
 		return procurebot.Decision{}, err
 	}

@@ -59,10 +59,16 @@ func (sm *stepMarket) econ(sc *procurebot.Scenario, s int) siteEcon {
 	return econOf(site, sm.power[s], l, ok)
 }
 
+// leaseMemo caches the lease prices m_g of the book in force.
+type leaseMemo struct {
+	first *procurebot.Offer
+	lease map[string]money
+}
+
 // observe reads the current step's prices from v.
-func observe(v procurebot.View) (*stepMarket, error) {
+func observe(v procurebot.View, memo *leaseMemo) (*stepMarket, error) {
 	sc := v.Scenario()
-	sm := &stepMarket{power: make([]money, len(sc.Sites)), lease: map[string]money{}}
+	sm := &stepMarket{power: make([]money, len(sc.Sites))}
 	for s := range sc.Sites {
 		p, err := v.Power(s, v.Now())
 		if err != nil {
@@ -74,15 +80,23 @@ func observe(v procurebot.View) (*stepMarket, error) {
 	if err != nil {
 		return nil, err
 	}
-	for s := range sc.Sites {
-		g := sc.Sites[s].GPU
-		if _, done := sm.lease[g]; done {
-			continue
+	if len(book) == 0 || memo.lease == nil || memo.first != &book[0] {
+		memo.lease = map[string]money{}
+		memo.first = nil
+		if len(book) > 0 {
+			memo.first = &book[0]
 		}
-		if m, ok := procurebot.LeasePrice(book, g, &sc.Market); ok {
-			sm.lease[g] = m
+		for s := range sc.Sites {
+			g := sc.Sites[s].GPU
+			if _, done := memo.lease[g]; done {
+				continue
+			}
+			if m, ok := procurebot.LeasePrice(book, g, &sc.Market); ok {
+				memo.lease[g] = m
+			}
 		}
 	}
+	sm.lease = memo.lease
 	var prices []procurebot.TokenPrice
 	if ts := v.TokenSnapshots(); len(ts) > 0 {
 		prices = ts[len(ts)-1].Prices

@@ -17,6 +17,7 @@ import (
 // every remaining own GPU is leased out where allowed and its income
 // exceeds e + other. It knows nothing of preemptions in advance.
 type Greedy struct {
+	memo   leaseMemo
 	book   *procurebot.Offer // first offer of the cached book
 	sorted []int             // offer indices of allowed providers, by per-GPU price
 }
@@ -79,7 +80,7 @@ func edfOrder(sc *procurebot.Scenario) []int {
 // Decide implements procurebot.Strategy.
 func (g *Greedy) Decide(ctx context.Context, v procurebot.View) (procurebot.Decision, error) {
 	sc := v.Scenario()
-	sm, err := observe(v)
+	sm, err := observe(v, &g.memo)
 	if err != nil {
 		return procurebot.Decision{}, err
 	}

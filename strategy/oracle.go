@@ -21,6 +21,7 @@ import (
 // site's hosted inference as in the fill without jobs (the cheapest sites
 // host first); see docs/model.md.
 type Oracle struct {
+	memo  leaseMemo
 	f     procurebot.Foresight
 	plan  *plan
 	sol   Solution
@@ -97,7 +98,7 @@ func (o *Oracle) Decide(ctx context.Context, v procurebot.View) (procurebot.Deci
 		}
 		o.solve(sc, o.f)
 	}
-	sm, err := observe(v)
+	sm, err := observe(v, &o.memo)
 	if err != nil {
 		return procurebot.Decision{}, err
 	}

@@ -12,8 +12,8 @@ import (
 	"math/big"
 	"math/rand"
 	"os"
-	"strconv"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -212,7 +212,6 @@ func genExact(rng *rand.Rand) exCase {
 	}
 	return c
 }
-
 
 // valid applies the defaults and the validation of a scenario file; a
 // generated scenario that fails them is not a test case.

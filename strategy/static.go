@@ -17,6 +17,7 @@ import (
 // bought as tokens (self-hosted only when the model is not sold); nothing
 // is leased out; spot offers are never used.
 type Static struct {
+	memo   leaseMemo
 	venues map[int][]staticVenue // per job, in the order fixed at release
 	book   *procurebot.Offer
 	rows   []int
@@ -36,7 +37,7 @@ func (st *Static) Name() string { return "static" }
 // Decide implements procurebot.Strategy.
 func (st *Static) Decide(ctx context.Context, v procurebot.View) (procurebot.Decision, error) {
 	sc := v.Scenario()
-	sm, err := observe(v)
+	sm, err := observe(v, &st.memo)
 	if err != nil {
 		return procurebot.Decision{}, err
 	}
