@@ -128,11 +128,11 @@ func (a *Arbitrage) Decide(ctx context.Context, v procurebot.View) (procurebot.D
 	if horizon > k {
 		steps := mergeSteps(a.planSteps(sc, v, sm, k, min(horizon, K), loss), jobs, full)
 		pl := buildPlan(sc, steps, jobs)
-		sol := Solve(&pl.pr)
+		sol := solveFinishableFirst(&pl.pr)
 		for j := range sol.Short {
 			if sol.Short[j] > 0 && jobs[j].end != full[j].end {
 				pl = buildPlan(sc, steps, full)
-				sol = Solve(&pl.pr)
+				sol = solveFinishableFirst(&pl.pr)
 				break
 			}
 		}
