@@ -7,6 +7,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/procurebot/procurebot"
 )
 
@@ -106,9 +108,16 @@ func (a *Arbitrage) Decide(ctx context.Context, v procurebot.View) (procurebot.D
 	jobs := make([]planJob, len(sc.Jobs))
 	full := make([]planJob, len(sc.Jobs))
 	horizon := k
+	sw := sc.Market.SwitchCostGPUHours
 	for j := range sc.Jobs {
 		first, end := sc.Window(&sc.Jobs[j])
 		need := remainingUnits(sc.Jobs[j].GPUHours, v.Delivered(j), h)
+		if need > 0 && sw.Sign() > 0 {
+			// Restarts lose switch_cost per GPU: plan for one more full
+			// restart than has happened, so the last steps still finish.
+			buffer := sw.Mul(decimal.NewFromInt(int64(min(sc.Jobs[j].MaxGPUs, need))))
+			need = remainingUnits(sc.Jobs[j].GPUHours.Add(buffer), v.Delivered(j), h)
+		}
 		if end <= k {
 			need = 0
 		}
@@ -128,15 +137,17 @@ func (a *Arbitrage) Decide(ctx context.Context, v procurebot.View) (procurebot.D
 	if horizon > k {
 		steps := mergeSteps(a.planSteps(sc, v, sm, k, min(horizon, K), loss), jobs, full)
 		pl := buildPlan(sc, steps, jobs)
+		a.derate(sc, pl, loss)
 		sol := solveFinishableFirst(&pl.pr)
 		for j := range sol.Short {
 			if sol.Short[j] > 0 && jobs[j].end != full[j].end {
 				pl = buildPlan(sc, steps, full)
+				a.derate(sc, pl, loss)
 				sol = solveFinishableFirst(&pl.pr)
 				break
 			}
 		}
-		d.Jobs = pl.allocations(sol, 0, steps[0].rows)
+		d.Jobs = trimFinishing(v, pl.allocations(sol, 0, steps[0].rows), steps[0].rows)
 	}
 	d.SelfHost, d.Leased = fillSites(sc, sm, siteGPUs(sc, d.Jobs), fillOptimal)
 	return d, nil
@@ -515,4 +526,120 @@ func (g *gpuHistory) replay(loss float64) []rowSource {
 		out = append(out, rowSource{id: 10 + b.seq, rows: rows, lease: b.lease})
 	}
 	return out
+}
+
+// trimFinishing drops, for a job whose allocation this step delivers more
+// than it still needs, the GPUs it does not need, most expensive first (the
+// plan's need carries a buffer for switching losses). Delivery is counted
+// as the simulator does, switching losses included, preemption excluded.
+func trimFinishing(v procurebot.View, allocs []procurebot.JobAlloc, rows []planRow) []procurebot.JobAlloc {
+	sc := v.Scenario()
+	h := sc.StepHours()
+	sw := sc.Market.SwitchCostGPUHours
+	book, _ := v.Book(v.Now())
+	prevVenue := previousVenues(v)
+	venue := func(a procurebot.JobAlloc) string {
+		if a.Site >= 0 {
+			return "site:" + sc.Sites[a.Site].Name
+		}
+		return book[a.Offer].Provider
+	}
+	price := func(a procurebot.JobAlloc) float64 {
+		if a.Site >= 0 {
+			return -1 // own GPUs are kept: their cost is mostly sunk
+		}
+		return book[a.Offer].PerGPU.InexactFloat64()
+	}
+	delivers := func(job int, as []procurebot.JobAlloc) money {
+		per := map[string]int{}
+		for _, a := range as {
+			if a.Job == job {
+				per[venue(a)] += a.GPUs
+			}
+		}
+		var got money
+		for ven, n := range per {
+			got = got.Add(decimal.NewFromInt(int64(n)).Mul(h))
+			if started := n - prevVenue[job][ven]; started > 0 {
+				got = got.Sub(sw.Mul(decimal.NewFromInt(int64(started))))
+			}
+		}
+		return got
+	}
+	out := append([]procurebot.JobAlloc(nil), allocs...)
+	for j := range sc.Jobs {
+		rest := sc.Jobs[j].GPUHours.Sub(v.Delivered(j))
+		if !delivers(j, out).GreaterThan(rest) {
+			continue
+		}
+		// try removing GPUs one by one from the dearest venue
+		for {
+			best := -1
+			for i, a := range out {
+				if a.Job != j || a.GPUs == 0 {
+					continue
+				}
+				if best < 0 || price(a) > price(out[best]) {
+					best = i
+				}
+			}
+			if best < 0 {
+				break
+			}
+			out[best].GPUs--
+			if delivers(j, out).LessThan(rest) {
+				out[best].GPUs++
+				break
+			}
+		}
+	}
+	kept := out[:0]
+	for _, a := range out {
+		if a.GPUs > 0 {
+			kept = append(kept, a)
+		}
+	}
+	return kept
+}
+
+// previousVenues returns, per job, the GPUs it had on each venue in the
+// previous step (venue keys as in trimFinishing).
+func previousVenues(v procurebot.View) []map[string]int {
+	sc := v.Scenario()
+	out := make([]map[string]int, len(sc.Jobs))
+	for j := range out {
+		out[j] = map[string]int{}
+	}
+	prev := v.Previous()
+	if v.Step() == 0 || len(prev.Jobs) == 0 {
+		return out
+	}
+	book, _ := v.Book(sc.StepTime(v.Step() - 1))
+	for _, a := range prev.Jobs {
+		if a.Site >= 0 {
+			out[a.Job]["site:"+sc.Sites[a.Site].Name] += a.GPUs
+		} else if a.Offer < len(book) {
+			out[a.Job][book[a.Offer].Provider] += a.GPUs
+		}
+	}
+	return out
+}
+
+// derate lowers, for steps after the current one, the GPUs per step an
+// interruptible job is planned to get to (1 − q) of its max_gpus: spot GPUs
+// deliver that share on average, so a plan that needs the full rate in its
+// last steps would miss its deadline at the first preemption. Where
+// capacity is not binding this costs nothing.
+func (a *Arbitrage) derate(sc *procurebot.Scenario, pl *plan, loss float64) {
+	if loss <= 0 {
+		return
+	}
+	later := make([]int, len(sc.Jobs))
+	for j := range sc.Jobs {
+		later[j] = sc.Jobs[j].MaxGPUs
+		if sc.Jobs[j].Interruptible {
+			later[j] = max(1, int(math.Floor(float64(later[j])*(1-loss))))
+		}
+	}
+	pl.pr.MaxPerLater = later
 }

@@ -28,8 +28,11 @@ type Problem struct {
 	// stands for: a job may take MaxPer × Mult GPUs there. Merging steps
 	// with identical prices and active jobs loses nothing (bipartite flows
 	// decompose into per-step flows).
-	Mult   []int
-	Pieces []Piece
+	Mult []int
+	// MaxPerLater, when set, replaces MaxPer for every step after the
+	// first: a planner's lower expectation of what later steps deliver.
+	MaxPerLater []int
+	Pieces      []Piece
 }
 
 // Solution gives, per piece, the GPUs each of its eligible jobs takes:
@@ -117,10 +120,14 @@ func newSolver(pr *Problem) *solver {
 func (s *solver) slot(j, t int) int { return s.P + j*s.T + t }
 
 func (s *solver) slotCap(j, t int) int {
-	if s.pr.Mult != nil {
-		return s.pr.MaxPer[j] * s.pr.Mult[t]
+	per := s.pr.MaxPer[j]
+	if t > 0 && s.pr.MaxPerLater != nil {
+		per = s.pr.MaxPerLater[j]
 	}
-	return s.pr.MaxPer[j]
+	if s.pr.Mult != nil {
+		return per * s.pr.Mult[t]
+	}
+	return per
 }
 func (s *solver) jobNode(j int) int { return s.P + s.J*s.T + j }
 

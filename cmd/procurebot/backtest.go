@@ -53,7 +53,7 @@ DESIGN §7 and prints what it cost: energy, other site costs, rentals, tokens,
 lease revenue, GPU-hours delivered, deadline misses.
 
 Strategies:
-  static     cheapest on-demand venue at each job's release, kept to the end
+  static     on-demand venues ranked by price at each job's release, kept
   greedy     every step, cheapest eligible supply now (SkyPilot-like baseline)
   arbitrage  plans the rest of the horizon on visible prices plus forecasts,
              commits one step, re-plans (procurebot's own strategy)
