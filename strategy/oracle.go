@@ -16,11 +16,8 @@ import (
 // exactly for the GPUs jobs leave free.
 //
 // Exactness: the job allocation is the exact optimum of the combinatorial
-// problem (see Solve); costs enter it rounded to 1e-12 USD. Where inference
-// is self-hosted on several sites of one class, the allocation values each
-// site's hosted inference as in the fill without jobs (the cheapest sites
-// host first). docs/model.md lists this and the other known limits, which
-// the tests count.
+// problem (see Solve); costs enter it rounded to 1e-12 USD. docs/model.md
+// lists the known limits (corner cases the tests count).
 type Oracle struct {
 	memo  leaseMemo
 	f     procurebot.Foresight

@@ -97,6 +97,7 @@ func buildPlan(sc *procurebot.Scenario, steps []planStep, jobs []planJob) *plan 
 	}
 	var active []int
 	var rows []int
+	shared := selfHostPools(sc)
 	for t := range steps {
 		st := &steps[t]
 		at, n := t, 1
@@ -144,6 +145,12 @@ func buildPlan(sc *procurebot.Scenario, steps []planStep, jobs []planJob) *plan 
 				}
 			}
 			if len(elig) == 0 {
+				continue
+			}
+			if pool := shared[s]; pool != nil {
+				if pool[0] == s { // once per class, at its first site
+					poolPieces(pl, t, sc, st, pool, sites, elig, n, h)
+				}
 				continue
 			}
 			sitePieces(pl, t, s, float64(sc.Sites[s].GPUs), sites[s], elig, n)
@@ -365,4 +372,119 @@ func mergeAllocs(in []procurebot.JobAlloc) []procurebot.JobAlloc {
 		out = append(out, a)
 	}
 	return out
+}
+
+// selfHostPools returns, per site, the sites of its class when that class
+// has two sites or more and self-hosts some inference (nil otherwise).
+// Their GPUs are planned as one pool: see poolPieces.
+func selfHostPools(sc *procurebot.Scenario) [][]int {
+	out := make([][]int, len(sc.Sites))
+	for w := range sc.Inference {
+		sh := sc.Inference[w].SelfHost
+		if sh == nil {
+			continue
+		}
+		var pool []int
+		for s := range sc.Sites {
+			if sc.Sites[s].GPU == sh.GPU {
+				pool = append(pool, s)
+			}
+		}
+		if len(pool) < 2 {
+			continue
+		}
+		for _, s := range pool {
+			out[s] = pool
+		}
+	}
+	return out
+}
+
+// poolPieces adds the job pieces of a class whose sites share self-hosted
+// inference. Every GPU of the class serves jobs and inference alike, at its
+// site's marginal cost c0; the cheapest use of k job GPUs is the k cheapest
+// whole GPUs for the jobs and, after them, inference on the next cheapest
+// capacity while a workload's value exceeds the capacity's cost. With C(k)
+// that total, the k-th job GPU costs C(k) − C(k−1) (non-decreasing: C is
+// convex) and sits at the site of the k-th cheapest GPU. This is exact where
+// per-site pieces would price a displaced workload at its tokens although it
+// could move to another site's free GPU.
+func poolPieces(pl *plan, t int, sc *procurebot.Scenario, st *planStep, pool []int, sites []siteF, elig []int, mult int, h float64) {
+	order := append([]int(nil), pool...)
+	sort.SliceStable(order, func(a, b int) bool { return sites[order[a]].c0 < sites[order[b]].c0 })
+	g := sc.Sites[pool[0]].GPU
+	type wl struct{ value, need float64 }
+	var ws []wl
+	for w := range sc.Inference {
+		inf := &sc.Inference[w]
+		if inf.SelfHost == nil || inf.SelfHost.GPU != g {
+			continue
+		}
+		demand := inf.MTokInPerHour.Add(inf.MTokOutPerHour).InexactFloat64()
+		tput := inf.SelfHost.MTokPerGPUHour.InexactFloat64()
+		c := wl{need: demand / tput, value: unservedValue}
+		if tc := st.tokens[w]; !math.IsNaN(tc) {
+			c.value = tc * h * tput / demand
+		}
+		ws = append(ws, c)
+	}
+	sort.SliceStable(ws, func(a, b int) bool { return ws[a].value > ws[b].value })
+	total := 0
+	for _, s := range order {
+		total += sc.Sites[s].GPUs
+	}
+	// inference cost (cost − value, summed) on the pool after its first k
+	// whole GPUs
+	inf := func(k int) float64 {
+		var c float64
+		oi, used := 0, k // site index in order, GPUs of it already taken
+		for used >= sc.Sites[order[oi]].GPUs {
+			used -= sc.Sites[order[oi]].GPUs
+			oi++
+			if oi == len(order) {
+				return 0
+			}
+		}
+		left := float64(sc.Sites[order[oi]].GPUs - used)
+		for _, w := range ws {
+			need := w.need
+			for need > 1e-12 && oi < len(order) {
+				cost := sites[order[oi]].c0
+				if w.value <= cost {
+					need = 0
+					break
+				}
+				take := math.Min(need, left)
+				c += take * (cost - w.value)
+				need -= take
+				left -= take
+				if left <= 1e-12 {
+					oi++
+					if oi < len(order) {
+						left = float64(sc.Sites[order[oi]].GPUs)
+					}
+				}
+			}
+		}
+		return c
+	}
+	prev := inf(0)
+	oi, used := 0, 0
+	for k := 1; k <= total; k++ {
+		for used >= sc.Sites[order[oi]].GPUs {
+			used -= sc.Sites[order[oi]].GPUs
+			oi++
+		}
+		used++
+		s := order[oi]
+		cur := inf(k)
+		c := pico(sites[s].c0 + cur - prev)
+		prev = cur
+		if last := len(pl.pr.Pieces) - 1; last >= 0 && pl.meta[last].site == s && pl.pr.Pieces[last].Step == t && pl.pr.Pieces[last].Cost == c {
+			pl.pr.Pieces[last].Cap += mult
+			continue
+		}
+		pl.pr.Pieces = append(pl.pr.Pieces, Piece{Step: t, Cost: c, Cap: mult, Jobs: elig})
+		pl.meta = append(pl.meta, pieceMeta{site: s})
+	}
 }
