@@ -42,6 +42,7 @@ type Arbitrage struct {
 	Persistence float64
 
 	memo    leaseMemo
+	pools   poolCache
 	hist    []*hourly // per site: visible power history
 	gpu     gpuHistory
 	cache   rowCache
@@ -91,6 +92,9 @@ func (a *Arbitrage) Decide(ctx context.Context, v procurebot.View) (procurebot.D
 		return procurebot.Decision{}, err
 	}
 	a.observePower(v)
+	if a.pools == nil {
+		a.pools = poolCache{}
+	}
 	snaps := v.Snapshots()
 	a.gpu.observe(sc, snaps, a.Window)
 	book, _ := v.Book(v.Now())
@@ -136,12 +140,12 @@ func (a *Arbitrage) Decide(ctx context.Context, v procurebot.View) (procurebot.D
 	var d procurebot.Decision
 	if horizon > k {
 		steps := mergeSteps(a.planSteps(sc, v, sm, k, min(horizon, K), loss), jobs, full)
-		pl := buildPlan(sc, steps, jobs)
+		pl := buildPlan(sc, steps, jobs, a.pools)
 		a.derate(sc, pl, loss)
 		sol := solveFinishableFirst(&pl.pr)
 		for j := range sol.Short {
 			if sol.Short[j] > 0 && jobs[j].end != full[j].end {
-				pl = buildPlan(sc, steps, full)
+				pl = buildPlan(sc, steps, full, a.pools)
 				a.derate(sc, pl, loss)
 				sol = solveFinishableFirst(&pl.pr)
 				break

@@ -81,7 +81,7 @@ func (o *Oracle) solve(sc *procurebot.Scenario, f procurebot.Foresight) {
 		first, end := sc.Window(&sc.Jobs[j])
 		jobs[j] = planJob{need: remainingUnits(sc.Jobs[j].GPUHours, procurebot.Zero, h), first: first, end: end}
 	}
-	o.plan = buildPlan(sc, steps, jobs)
+	o.plan = buildPlan(sc, steps, jobs, nil)
 	o.sol = solveFinishableFirst(&o.plan.pr)
 	o.steps = K
 }

@@ -1,6 +1,7 @@
 package strategy
 
 import (
+	"encoding/binary"
 	"math"
 	"sort"
 
@@ -69,7 +70,7 @@ type seg struct {
 }
 
 // buildPlan turns prices and job states into the solver's problem.
-func buildPlan(sc *procurebot.Scenario, steps []planStep, jobs []planJob) *plan {
+func buildPlan(sc *procurebot.Scenario, steps []planStep, jobs []planJob, cache poolCache) *plan {
 	h := sc.Step.Hours()
 	pl := &plan{}
 	pl.pr.Steps = len(steps)
@@ -149,7 +150,7 @@ func buildPlan(sc *procurebot.Scenario, steps []planStep, jobs []planJob) *plan 
 			}
 			if pool := shared[s]; pool != nil {
 				if pool[0] == s { // once per class, at its first site
-					poolPieces(pl, t, sc, st, pool, sites, elig, n, h)
+					poolPieces(pl, t, sc, st, pool, sites, elig, n, h, cache)
 				}
 				continue
 			}
@@ -409,7 +410,30 @@ func selfHostPools(sc *procurebot.Scenario) [][]int {
 // convex) and sits at the site of the k-th cheapest GPU. This is exact where
 // per-site pieces would price a displaced workload at its tokens although it
 // could move to another site's free GPU.
-func poolPieces(pl *plan, t int, sc *procurebot.Scenario, st *planStep, pool []int, sites []siteF, elig []int, mult int, h float64) {
+func poolPieces(pl *plan, t int, sc *procurebot.Scenario, st *planStep, pool []int, sites []siteF, elig []int, mult int, h float64, cache poolCache) {
+	for _, pp := range poolCurve(sc, st, pool, sites, h, cache) {
+		if last := len(pl.pr.Pieces) - 1; last >= 0 && pl.meta[last].site == pp.site && pl.pr.Pieces[last].Step == t && pl.pr.Pieces[last].Cost == pp.cost {
+			pl.pr.Pieces[last].Cap += pp.n * mult
+			continue
+		}
+		pl.pr.Pieces = append(pl.pr.Pieces, Piece{Step: t, Cost: pp.cost, Cap: pp.n * mult, Jobs: elig})
+		pl.meta = append(pl.meta, pieceMeta{site: pp.site})
+	}
+}
+
+// poolPiece is a run of n job GPUs at one site and one cost.
+type poolPiece struct {
+	site, n int
+	cost    int64
+}
+
+// poolCache memoises poolCurve by its inputs (nil: no memo). Forecast steps
+// repeat from one plan to the next, so a planner keeps one across steps.
+type poolCache map[string][]poolPiece
+
+// poolCurve computes the job GPUs of a pool in order of cost (see
+// poolPieces).
+func poolCurve(sc *procurebot.Scenario, st *planStep, pool []int, sites []siteF, h float64, cache poolCache) []poolPiece {
 	order := append([]int(nil), pool...)
 	sort.SliceStable(order, func(a, b int) bool { return sites[order[a]].c0 < sites[order[b]].c0 })
 	g := sc.Sites[pool[0]].GPU
@@ -429,6 +453,21 @@ func poolPieces(pl *plan, t int, sc *procurebot.Scenario, st *planStep, pool []i
 		ws = append(ws, c)
 	}
 	sort.SliceStable(ws, func(a, b int) bool { return ws[a].value > ws[b].value })
+	var key string
+	if cache != nil {
+		kb := make([]byte, 0, 8*(len(pool)+2*len(ws)))
+		for _, s := range pool {
+			kb = binary.LittleEndian.AppendUint64(kb, math.Float64bits(sites[s].c0))
+		}
+		for _, w := range ws {
+			kb = binary.LittleEndian.AppendUint64(kb, math.Float64bits(w.value))
+			kb = binary.LittleEndian.AppendUint64(kb, math.Float64bits(w.need))
+		}
+		key = string(kb)
+		if out, ok := cache[key]; ok {
+			return out
+		}
+	}
 	total := 0
 	for _, s := range order {
 		total += sc.Sites[s].GPUs
@@ -469,6 +508,7 @@ func poolPieces(pl *plan, t int, sc *procurebot.Scenario, st *planStep, pool []i
 		return c
 	}
 	prev := inf(0)
+	var out []poolPiece
 	oi, used := 0, 0
 	for k := 1; k <= total; k++ {
 		for used >= sc.Sites[order[oi]].GPUs {
@@ -480,11 +520,17 @@ func poolPieces(pl *plan, t int, sc *procurebot.Scenario, st *planStep, pool []i
 		cur := inf(k)
 		c := pico(sites[s].c0 + cur - prev)
 		prev = cur
-		if last := len(pl.pr.Pieces) - 1; last >= 0 && pl.meta[last].site == s && pl.pr.Pieces[last].Step == t && pl.pr.Pieces[last].Cost == c {
-			pl.pr.Pieces[last].Cap += mult
+		if last := len(out) - 1; last >= 0 && out[last].site == s && out[last].cost == c {
+			out[last].n++
 			continue
 		}
-		pl.pr.Pieces = append(pl.pr.Pieces, Piece{Step: t, Cost: c, Cap: mult, Jobs: elig})
-		pl.meta = append(pl.meta, pieceMeta{site: s})
+		out = append(out, poolPiece{site: s, n: 1, cost: c})
 	}
+	if cache != nil {
+		if len(cache) > 1<<14 {
+			clear(cache)
+		}
+		cache[key] = out
+	}
+	return out
 }
