@@ -9,6 +9,7 @@ package sim
 import (
 	"context"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -332,7 +333,7 @@ func (r *run) priceStep(k int, d procurebot.Decision, blocked bool) (*stepCost, 
 			c.delivered[j] = c.delivered[j].Add(got)
 		}
 	}
-	sortStrings(provOrder)
+	sort.Strings(provOrder)
 	for _, p := range provOrder {
 		c.venues = append(c.venues, VenueUse{Venue: p, GPUs: decimal.NewFromInt(int64(provGPUs[p]))})
 	}

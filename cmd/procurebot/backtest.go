@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
-	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -350,6 +348,3 @@ func (p *progress) finish() {
 		_ = p.bar.Finish()
 	}
 }
-
-var _ = sort.Strings
-var _ = strings.TrimSpace
