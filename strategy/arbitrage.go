@@ -21,8 +21,10 @@ import (
 //
 // Safety: spot rows are priced up by their expected preemption loss; jobs
 // are planned to finish a margin of steps before their deadline (falling
-// back to the real deadline when the margin makes them infeasible); a job
-// keeps its GPUs on a venue unless moving saves more than the switching loss.
+// back to the real deadline when the margin makes them infeasible);
+// interruptible jobs are planned at (1 − q) of max_gpus in later steps; the
+// need carries one full restart's switching loss and a finishing step is
+// trimmed to what the job needs. docs/model.md has the details.
 type Arbitrage struct {
 	// Power forecasts power beyond the visible window.
 	Power PowerForecaster
