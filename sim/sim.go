@@ -45,6 +45,7 @@ func Run(ctx context.Context, sc *procurebot.Scenario, ds *procurebot.Dataset, s
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		r.clock.Set(sc.StepTime(k))
 		d, err := st.Decide(ctx, &view{r: r, k: k})
 		if err != nil {
 			return nil, fmt.Errorf("strategy %s, step %d (%s): %w", st.Name(), k,
@@ -91,10 +92,11 @@ type run struct {
 	prev   procurebot.Decision
 	res    *Result
 	spent  Money // gross spend so far
+	clock  *VirtualClock
 }
 
 func newRun(sc *procurebot.Scenario, ds *procurebot.Dataset, m *Market, st procurebot.Strategy) *run {
-	r := &run{sc: sc, ds: ds, m: m, name: st.Name(), res: &Result{Strategy: st.Name()}}
+	r := &run{sc: sc, ds: ds, m: m, name: st.Name(), res: &Result{Strategy: st.Name()}, clock: NewVirtualClock(sc.Start)}
 	r.jobs = make([]jobState, len(sc.Jobs))
 	for j := range sc.Jobs {
 		f, e := sc.Window(&sc.Jobs[j])

@@ -17,7 +17,7 @@ var _ procurebot.View = (*view)(nil)
 
 func (v *view) Scenario() *procurebot.Scenario { return v.r.sc }
 func (v *view) Step() int                      { return v.k }
-func (v *view) Now() time.Time                 { return v.r.sc.StepTime(v.k) }
+func (v *view) Now() time.Time                 { return v.r.clock.Now() }
 
 func (v *view) PowerVisibleUntil(s int) time.Time {
 	return v.r.m.visibleUntil(s, v.Now())
