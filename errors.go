@@ -55,3 +55,11 @@ func ErrorCode(err error) string {
 	}
 	return EINTERNAL
 }
+
+// More error codes, for stores and payments.
+const (
+	ENOTFOUND    = "not_found"    // no such intent, lease or entry
+	ECONFLICT    = "conflict"     // a concurrent change won, a lease is held, an intent moved
+	EUNAVAILABLE = "unavailable"  // a backing service (Redis, RPC) cannot be reached
+	ECAP         = "cap_exceeded" // a spend cap refused the spend
+)
