@@ -134,6 +134,9 @@ type CapExceededError struct {
 	AmountUSD Money // the refused spend
 }
 
+// ErrorCode makes ErrorCode(err) report ECAP.
+func (e *CapExceededError) ErrorCode() string { return ECAP }
+
 func (e *CapExceededError) Error() string {
 	return fmt.Sprintf("spend cap %s: %s USD already spent, %s more refused", e.Cap, e.SpentUSD, e.AmountUSD)
 }
