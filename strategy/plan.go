@@ -76,6 +76,20 @@ func buildPlan(sc *procurebot.Scenario, steps []planStep, jobs []planJob, cache 
 	pl.pr.Steps = len(steps)
 	pl.pr.Need = make([]int, len(jobs))
 	pl.pr.MaxPer = make([]int, len(jobs))
+	pl.pr.Pieces = make([]Piece, 0, len(steps)*(len(sc.Sites)+4))
+	pl.meta = make([]pieceMeta, 0, cap(pl.pr.Pieces))
+	eligBuf := make([]int, 0, len(steps)*(len(sc.Sites)+4)*len(jobs))
+	// elig returns the active jobs that pass keep, in a slice carved from
+	// one buffer (pieces keep it).
+	elig := func(active []int, keep func(j int) bool) []int {
+		start := len(eligBuf)
+		for _, j := range active {
+			if keep(j) {
+				eligBuf = append(eligBuf, j)
+			}
+		}
+		return eligBuf[start:len(eligBuf):len(eligBuf)]
+	}
 	for j := range jobs {
 		pl.pr.Need[j] = jobs[j].need
 		pl.pr.MaxPer[j] = sc.Jobs[j].MaxGPUs
@@ -139,22 +153,20 @@ func buildPlan(sc *procurebot.Scenario, steps []planStep, jobs []planJob, cache 
 		}
 		idealInference(sc, st, sites, h)
 		for s := range sc.Sites {
-			var elig []int
-			for _, j := range active {
-				if sc.Jobs[j].GPU == sc.Sites[s].GPU {
-					elig = append(elig, j)
-				}
+			pool := shared[s]
+			if pool != nil && pool[0] != s {
+				continue // a pool's pieces are added once, at its first site
 			}
-			if len(elig) == 0 {
+			g := sc.Sites[s].GPU
+			es := elig(active, func(j int) bool { return sc.Jobs[j].GPU == g })
+			if len(es) == 0 {
 				continue
 			}
-			if pool := shared[s]; pool != nil {
-				if pool[0] == s { // once per class, at its first site
-					poolPieces(pl, t, sc, st, pool, sites, elig, n, h, cache)
-				}
+			if pool != nil {
+				poolPieces(pl, t, sc, st, pool, sites, es, n, h, cache)
 				continue
 			}
-			sitePieces(pl, t, s, float64(sc.Sites[s].GPUs), sites[s], elig, n)
+			sitePieces(pl, t, s, float64(sc.Sites[s].GPUs), sites[s], es, n)
 		}
 		// Rentals (rows come sorted by price): cheapest rows until both the
 		// spot-ok and the on-demand supply cover what the active jobs of the
@@ -177,18 +189,11 @@ func buildPlan(sc *procurebot.Scenario, steps []planStep, jobs []planJob, cache 
 			if r.spot && cumAll[r.gpu] >= b {
 				continue
 			}
-			var elig []int
-			for _, j := range active {
+			es := elig(active, func(j int) bool {
 				job := &sc.Jobs[j]
-				if job.GPU != r.gpu || (r.spot && !job.Interruptible) {
-					continue
-				}
-				if r.price > maxPrice[j] {
-					continue
-				}
-				elig = append(elig, j)
-			}
-			if len(elig) == 0 {
+				return job.GPU == r.gpu && (!r.spot || job.Interruptible) && r.price <= maxPrice[j]
+			})
+			if len(es) == 0 {
 				continue
 			}
 			cumAll[r.gpu] += capRow
@@ -199,7 +204,7 @@ func buildPlan(sc *procurebot.Scenario, steps []planStep, jobs []planJob, cache 
 			if r.loss > 0 && r.loss < 1 {
 				cost /= 1 - r.loss
 			}
-			pl.pr.Pieces = append(pl.pr.Pieces, Piece{Step: t, Cost: pico(cost), Cap: capRow * n, Jobs: elig})
+			pl.pr.Pieces = append(pl.pr.Pieces, Piece{Step: t, Cost: pico(cost), Cap: capRow * n, Jobs: es})
 			pl.meta = append(pl.meta, pieceMeta{site: -1, row: i})
 		}
 	}
