@@ -77,5 +77,6 @@ to the cheapest seller. "backtest" proves it on recorded price history.`,
 		return usageError{fmt.Errorf("%w (see %s --help)", err, c.CommandPath())}
 	})
 	root.AddCommand(newBacktestCmd(stdout, stderr))
+	root.AddCommand(newLedgerCmd(stdout))
 	return root
 }
