@@ -30,13 +30,15 @@ func (s IntentState) Final() bool { return s == IntentConfirmed || s == IntentFa
 // intentMoves lists the allowed state changes.
 var intentMoves = map[IntentState][]IntentState{
 	IntentPending: {IntentPending, IntentSigned, IntentFailed},
-	IntentSigned:  {IntentSigned, IntentSent, IntentConfirmed},
-	IntentSent:    {IntentSent, IntentSigned, IntentConfirmed},
+	IntentSigned:  {IntentSigned, IntentSent, IntentConfirmed, IntentFailed},
+	IntentSent:    {IntentSent, IntentSigned, IntentConfirmed, IntentFailed},
 }
 
-// CanMove reports whether an intent may go from s to next. Signed and Sent
-// intents can never become Failed: their transaction may be on chain, so
-// they end only by confirmation (of one of their transactions).
+// CanMove reports whether an intent may go from s to next. A Signed or Sent
+// intent becomes Failed only when one of its own transactions was mined and
+// reverted (receipt status 0): that spends the nonce all its transactions
+// share, so none of them can ever transfer. Stores enforce it: such a move
+// must name that transaction in Mined (see MovesToFailed).
 func (s IntentState) CanMove(next IntentState) bool {
 	for _, n := range intentMoves[s] {
 		if n == next {
@@ -92,6 +94,44 @@ func isHexAddress(s string) bool {
 	}
 	for _, c := range s[2:] {
 		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// MovesToFailed checks a move of an intent from stored to Failed: from
+// Pending always allowed; from Signed or Sent only with Mined set to one of
+// stored's own transactions (the one that reverted). It returns a reason
+// when the move is refused.
+func MovesToFailed(stored, next *PaymentIntent) (ok bool, reason string) {
+	if next.State != IntentFailed || stored.State == IntentPending {
+		return true, ""
+	}
+	if next.Mined == "" {
+		return false, "a signed or sent intent fails only when one of its transactions reverted on chain (Mined must name it)"
+	}
+	for _, h := range stored.TxHashes {
+		if equalFoldASCII(h, next.Mined) {
+			return true, ""
+		}
+	}
+	return false, "the reverted transaction " + next.Mined + " is not one of the intent's"
+}
+
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
 			return false
 		}
 	}

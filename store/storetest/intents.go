@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/big"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,6 +33,13 @@ func signed(p *procurebot.PaymentIntent, nonce uint64) *procurebot.PaymentIntent
 }
 
 // moved returns a copy of p in state s.
+// minedAs returns a copy of p whose Mined names hash.
+func minedAs(p *procurebot.PaymentIntent, hash string) *procurebot.PaymentIntent {
+	q := *p
+	q.Mined = hash
+	return &q
+}
+
 func moved(p *procurebot.PaymentIntent, s procurebot.IntentState) *procurebot.PaymentIntent {
 	q := *p
 	q.State, q.UpdatedAt = s, p.UpdatedAt.Add(time.Second)
@@ -177,7 +185,8 @@ func testIntents(t *testing.T, open Opener) {
 			{"wrong from", sig, procurebot.IntentSent, procurebot.ECONFLICT},
 			{"pending to signed", sig, procurebot.IntentPending, ""},
 			{"stale from", sig, procurebot.IntentPending, procurebot.ECONFLICT},
-			{"signed to failed", moved(sig, procurebot.IntentFailed), procurebot.IntentSigned, procurebot.ECONFLICT},
+			{"signed to failed without a reverted tx", moved(sig, procurebot.IntentFailed), procurebot.IntentSigned, procurebot.ECONFLICT},
+			{"signed to failed naming a foreign tx", minedAs(moved(sig, procurebot.IntentFailed), "0x"+strings.Repeat("ee", 32)), procurebot.IntentSigned, procurebot.ECONFLICT},
 			{"amount changes", changed(func(q *procurebot.PaymentIntent) { q.Amount = big.NewInt(5) }), procurebot.IntentSigned, procurebot.EINVALID},
 			{"payee changes", changed(func(q *procurebot.PaymentIntent) { q.To = "0x0000000000000000000000000000000000000001" }), procurebot.IntentSigned, procurebot.EINVALID},
 			{"token changes", changed(func(q *procurebot.PaymentIntent) { q.Token = "0x0000000000000000000000000000000000000002" }), procurebot.IntentSigned, procurebot.EINVALID},

@@ -205,6 +205,9 @@ func CheckMove(stored, p *procurebot.PaymentIntent, from procurebot.IntentState)
 	if !from.CanMove(p.State) {
 		return procurebot.Errorf(procurebot.ECONFLICT, "payment intent %s: cannot move from %s to %s", p.ID, from, p.State)
 	}
+	if ok, why := procurebot.MovesToFailed(stored, p); !ok {
+		return procurebot.Errorf(procurebot.ECONFLICT, "payment intent %s: cannot move from %s to failed: %s", p.ID, from, why)
+	}
 	return CheckImmutable(stored, p)
 }
 
