@@ -78,5 +78,6 @@ to the cheapest seller. "backtest" proves it on recorded price history.`,
 	})
 	root.AddCommand(newBacktestCmd(stdout, stderr))
 	root.AddCommand(newLedgerCmd(stdout))
+	root.AddCommand(newWalletCmd(stdout, stderr))
 	return root
 }
