@@ -137,6 +137,15 @@ func WithStepHook(h StepHook) Option {
 	return func(p *Payer) { p.hook = h }
 }
 
+// WithLedger makes the Payer append a payment entry (intent id, mined
+// transaction hash, AmountUSD, venue) to l for every transfer it confirms,
+// before the intent is recorded Confirmed — so a Confirmed intent always
+// has its entry, and a crash in between is finished by Reconcile (the
+// entry's intent id keeps it single).
+func WithLedger(l Ledger) Option {
+	return func(p *Payer) { p.ledger = l }
+}
+
 // WithNonceManager makes the Payer take account locks from m, shared with
 // other Payers of the process; default a NonceManager of its own.
 func WithNonceManager(m *NonceManager) Option {
@@ -183,6 +192,7 @@ type Payer struct {
 	log           zerolog.Logger
 	clock         procurebot.Clock
 	hook          StepHook
+	ledger        Ledger
 
 	decMu    sync.Mutex
 	decimals map[common.Address]uint8
@@ -672,6 +682,9 @@ func (p *Payer) settle(ctx context.Context, id string) (cur *procurebot.PaymentI
 	if r.Status == types.ReceiptStatusSuccessful {
 		upd.State = procurebot.IntentConfirmed
 		upd.Error = ""
+		if err := p.recordPayment(ctx, upd); err != nil {
+			return cur, false, err
+		}
 		if err := p.store.UpdateIntent(ctx, upd, cur.State); err != nil {
 			if procurebot.ErrorCode(err) == procurebot.ECONFLICT {
 				return p.latest(ctx, cur), false, nil
@@ -994,4 +1007,23 @@ func (wallClock) Sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// recordPayment appends the ledger's payment entry of the confirmed intent
+// in (see WithLedger); an entry already there for its id is kept.
+func (p *Payer) recordPayment(ctx context.Context, in *procurebot.PaymentIntent) error {
+	if p.ledger == nil {
+		return nil
+	}
+	venue := in.Venue
+	if venue == "" {
+		venue = in.To
+	}
+	e := procurebot.LedgerEntry{Time: in.UpdatedAt.UTC(), Kind: procurebot.KindPayment, AmountUSD: in.AmountUSD,
+		Venue: venue, IntentID: in.ID, TxHash: in.Mined,
+		Note: fmt.Sprintf("token %s to %s on chain %d", in.Token, in.To, in.Chain)}
+	if err := p.ledger.Append(ctx, &e); err != nil && procurebot.ErrorCode(err) != procurebot.ECONFLICT {
+		return p.wrap(procurebot.ErrorCode(err), in, err, "record the payment in the ledger")
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package wallet_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/big"
@@ -13,6 +14,7 @@ import (
 	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/shopspring/decimal"
 
 	"github.com/procurebot/procurebot"
 	"github.com/procurebot/procurebot/wallet"
@@ -656,3 +658,74 @@ func newKeystoreAccount(t *testing.T, e *env) (*wallet.AccountSigner, error) {
 }
 
 func bytesEqual(a, b []byte) bool { return string(a) == string(b) }
+
+// TestPayRecordsLedger: with WithLedger, a confirmed payment has exactly one
+// ledger payment entry naming its mined transaction, whatever is paid or
+// reconciled again; the entry is written before the intent is Confirmed,
+// so a crash in between leaves a Sent intent that Reconcile confirms
+// without a second entry.
+func TestPayRecordsLedger(t *testing.T) {
+	e := newEnv(t, 6, units(t, "1000", 6))
+	e.mine()
+	payee := newAddr(t)
+	in := e.intent("led", payee, units(t, "2.5", 6))
+	in.AmountUSD = decimal.RequireFromString("2.5")
+	in.Venue = "runpod"
+	out, err := e.payer(wallet.WithLedger(e.store)).Pay(e.ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Pay again and reconcile: still one entry.
+	if _, err := e.payer(wallet.WithLedger(e.store)).Pay(e.ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.payer(wallet.WithLedger(e.store)).Reconcile(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := e.store.List(e.ctx, procurebot.LedgerFilter{Kinds: []procurebot.EntryKind{procurebot.KindPayment}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].IntentID != "led" || entries[0].TxHash != out.Mined ||
+		!entries[0].AmountUSD.Equal(in.AmountUSD) || entries[0].Venue != "runpod" {
+		t.Fatalf("ledger: %+v (mined %s)", entries, out.Mined)
+	}
+
+	// The entry is written before the intent becomes Confirmed: with a
+	// ledger that fails, the transfer lands but the intent stays unconfirmed.
+	in2 := e.intent("led-2", payee, units(t, "1", 6))
+	ctx, cancel := context.WithTimeout(e.ctx, 2*time.Second) // Pay retries an unavailable ledger until ctx ends
+	_, err = e.payer(wallet.WithLedger(failingLedger{})).Pay(ctx, in2)
+	cancel()
+	if err == nil {
+		t.Fatal("Pay with a failing ledger: no error")
+	}
+	got, err := e.store.GetIntent(e.ctx, "led-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State == procurebot.IntentConfirmed {
+		t.Fatalf("confirmed without a ledger entry: %+v", got)
+	}
+	// A working ledger finishes it: one entry, Confirmed.
+	if _, err := e.payer(wallet.WithLedger(e.store)).Pay(e.ctx, in2); err != nil {
+		t.Fatal(err)
+	}
+	entries, err = e.store.List(e.ctx, procurebot.LedgerFilter{Kinds: []procurebot.EntryKind{procurebot.KindPayment}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 2 || entries[1].IntentID != "led-2" {
+		t.Fatalf("ledger after the retry: %+v", entries)
+	}
+	if n := len(e.transfersTo(payee)); n != 2 {
+		t.Fatalf("%d transfers to the payee, want 2", n)
+	}
+}
+
+// failingLedger refuses every append, as an unreachable store would.
+type failingLedger struct{}
+
+func (failingLedger) Append(context.Context, *procurebot.LedgerEntry) error {
+	return procurebot.Errorf(procurebot.EUNAVAILABLE, "ledger down")
+}

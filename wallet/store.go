@@ -23,3 +23,10 @@ type IntentStore interface {
 	// intents if none is given).
 	ListIntents(ctx context.Context, states ...procurebot.IntentState) ([]procurebot.PaymentIntent, error)
 }
+
+// Ledger is where a Payer records each confirmed payment (the store's
+// append-only ledger). Append of a second payment entry with the same
+// intent id must fail with ECONFLICT and change nothing.
+type Ledger interface {
+	Append(ctx context.Context, e *procurebot.LedgerEntry) error
+}

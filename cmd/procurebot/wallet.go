@@ -843,7 +843,7 @@ func runWalletSend(ctx context.Context, w *walletFlags, f sendFlags, decSet bool
 		return passwordHint(err)
 	}
 	log := newLogger(stderr, f.quiet)
-	payer, err := wallet.NewPayer(ctx, c, st, signer, wallet.WithConfirmations(f.confirmations),
+	payer, err := wallet.NewPayer(ctx, c, st, signer, wallet.WithConfirmations(f.confirmations), wallet.WithLedger(st),
 		wallet.WithPollInterval(f.poll), wallet.WithLogger(log))
 	if err != nil {
 		return err
@@ -856,11 +856,6 @@ func runWalletSend(ctx context.Context, w *walletFlags, f sendFlags, decSet bool
 	out, payErr := payer.Pay(ctx, &procurebot.PaymentIntent{ID: id, Token: tok.Hex(), To: to.Hex(), Amount: units,
 		AmountUSD: amount, Venue: f.venue})
 	if out != nil {
-		if out.State == procurebot.IntentConfirmed {
-			if err := recordPayment(context.WithoutCancel(ctx), st, out); err != nil {
-				payErr = errors.Join(payErr, err)
-			}
-		}
 		if err := printIntent(stdout, out, dec, f.json); err != nil {
 			return err
 		}
@@ -885,22 +880,6 @@ func sameIntent(old *procurebot.PaymentIntent, from, tok, to common.Address, uni
 		return fmt.Errorf("paid from %s, not %s", old.From, from.Hex())
 	case old.Chain != chain:
 		return fmt.Errorf("on chain %d, not %d", old.Chain, chain)
-	}
-	return nil
-}
-
-// recordPayment appends the ledger's payment entry of a confirmed intent,
-// once: the store keeps one payment entry per intent id.
-func recordPayment(ctx context.Context, st *bolt.Store, in *procurebot.PaymentIntent) error {
-	venue := in.Venue
-	if venue == "" {
-		venue = in.To
-	}
-	e := procurebot.LedgerEntry{Time: in.UpdatedAt.UTC(), Kind: procurebot.KindPayment, AmountUSD: in.AmountUSD,
-		Venue: venue, IntentID: in.ID, TxHash: in.Mined,
-		Note: fmt.Sprintf("token %s to %s on chain %d", in.Token, in.To, in.Chain)}
-	if err := st.Append(ctx, &e); err != nil && procurebot.ErrorCode(err) != procurebot.ECONFLICT {
-		return fmt.Errorf("payment %s is confirmed, but its ledger entry was not written: %w", in.ID, err)
 	}
 	return nil
 }
@@ -998,21 +977,12 @@ func runWalletReconcile(ctx context.Context, w *walletFlags, f reconcileFlags, s
 	if err != nil {
 		return passwordHint(err)
 	}
-	payer, err := wallet.NewPayer(ctx, c, st, signer, wallet.WithConfirmations(f.confirmations),
+	payer, err := wallet.NewPayer(ctx, c, st, signer, wallet.WithConfirmations(f.confirmations), wallet.WithLedger(st),
 		wallet.WithLogger(newLogger(stderr, f.quiet)))
 	if err != nil {
 		return err
 	}
 	rep, recErr := payer.Reconcile(ctx)
-	for _, id := range rep.Confirmed {
-		in, err := st.GetIntent(context.WithoutCancel(ctx), id)
-		if err == nil {
-			err = recordPayment(context.WithoutCancel(ctx), st, in)
-		}
-		if err != nil {
-			recErr = errors.Join(recErr, err)
-		}
-	}
 	nz := func(s []string) []string {
 		if s == nil {
 			return []string{}

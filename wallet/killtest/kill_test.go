@@ -255,7 +255,8 @@ func TestKill(t *testing.T) {
 // verify checks the chain and the store after the last run and returns the
 // number of duplicate payments (transfers beyond one per intent, and
 // transfers from the payer that pay no intent) and of lost intents (not
-// Confirmed, or not paid on chain). Other mismatches fail the test.
+// Confirmed, or not paid on chain). Other mismatches — balances, nonces, a
+// ledger that does not match the chain — fail the test.
 func verify(t *testing.T, ctx context.Context, node *gethtest.Node, cfg config) (dups, lost int) {
 	t.Helper()
 	s, err := storebolt.Open(cfg.Store)
@@ -333,6 +334,26 @@ func verify(t *testing.T, ctx context.Context, node *gethtest.Node, cfg config) 
 	if extra := len(evs) - matched; extra > 0 {
 		dups += extra
 		t.Errorf("%d transfers from the payer pay no intent of the batch", extra)
+	}
+
+	// The ledger matches the chain: one payment entry per intent, naming
+	// the mined transaction, and no other payment entry.
+	entries, err := s.List(ctx, procurebot.LedgerFilter{Kinds: []procurebot.EntryKind{procurebot.KindPayment}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ledger := map[string][]procurebot.LedgerEntry{}
+	for _, e := range entries {
+		ledger[e.IntentID] = append(ledger[e.IntentID], e)
+	}
+	for _, spec := range cfg.Intents {
+		es, in := ledger[spec.ID], byID[spec.ID]
+		if len(es) != 1 || es[0].TxHash != in.Mined {
+			t.Errorf("intent %s: ledger payment entries %+v, mined %s", spec.ID, es, in.Mined)
+		}
+	}
+	if len(entries) != len(cfg.Intents) {
+		t.Errorf("the ledger holds %d payment entries, the batch has %d intents", len(entries), len(cfg.Intents))
 	}
 
 	// Balances: each payee holds the sum of its intents; the payer lost
@@ -678,7 +699,7 @@ func child(cfgPath, modeStr string) int {
 	}
 	p, err := wallet.NewPayer(ctx, client, st, signer,
 		wallet.WithConfirmations(1), wallet.WithPollInterval(5*time.Millisecond),
-		wallet.WithRebroadcastInterval(time.Second), wallet.WithStepHook(hook),
+		wallet.WithRebroadcastInterval(time.Second), wallet.WithStepHook(hook), wallet.WithLedger(st),
 		wallet.WithLogger(zerolog.New(os.Stderr).With().Timestamp().Logger().Level(zerolog.InfoLevel)))
 	if err != nil {
 		return fail(exitSetup, "%v", err)
