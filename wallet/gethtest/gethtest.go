@@ -6,9 +6,9 @@
 // chain.
 //
 // geth is found on PATH or in $(go env GOPATH)/bin. If it is missing, Start
-// fails the test with the command that installs it (InstallCommand); .ci/run
-// runs that command, so CI always has it. The tests never skip for want of
-// geth.
+// installs it with InstallCommand (go install from the Go module proxy) and
+// fails the test only if that fails; .ci/run installs it up front. The
+// tests never skip for want of geth.
 package gethtest
 
 import (
@@ -69,8 +69,32 @@ type Node struct {
 }
 
 // Binary returns the path of the geth executable: the one on PATH, else
-// the one in $(go env GOPATH)/bin (where `go install` puts it).
+// the one in $(go env GOPATH)/bin (where `go install` puts it); when there
+// is none, it runs InstallCommand once (a few minutes the first time, from
+// the Go module proxy) so that `go test ./...` works on a fresh machine.
 func Binary() (string, error) {
+	if p, err := findBinary(); err == nil {
+		return p, nil
+	}
+	installMu.Lock()
+	defer installMu.Unlock()
+	if p, err := findBinary(); err == nil {
+		return p, nil
+	}
+	fmt.Fprintf(os.Stderr, "gethtest: geth not found; running %s (once; a few minutes)\n", InstallCommand)
+	cmd := exec.Command("go", "install", "github.com/ethereum/go-ethereum/cmd/geth@"+Version)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("geth not found, and `%s` failed: %w\n%s", InstallCommand, err, out)
+	}
+	return findBinary()
+}
+
+// installMu keeps one process from installing geth twice at once.
+var installMu sync.Mutex
+
+// findBinary looks for geth on PATH and in the Go bin directories.
+func findBinary() (string, error) {
 	if p, err := exec.LookPath("geth"); err == nil {
 		return p, nil
 	}
