@@ -791,16 +791,7 @@ func runWalletSend(ctx context.Context, w *walletFlags, f sendFlags, decSet bool
 			return usageError{fmt.Errorf("--amount: %s has more decimals than --decimals %d", amount.String(), f.decimals)}
 		}
 	}
-	pw, err := password()
-	if err != nil {
-		return err
-	}
-	dir := w.keystoreDir()
-	accs, err := existingKeystore(dir)
-	if err != nil {
-		return err
-	}
-	from, err := pickAccount(accs, f.account, dir, true)
+	pw, dir, from, err := w.signingAccount(f.account)
 	if err != nil {
 		return err
 	}
@@ -945,16 +936,7 @@ func runWalletReconcile(ctx context.Context, w *walletFlags, f reconcileFlags, s
 	if f.confirmations < 1 {
 		return usageError{fmt.Errorf("--confirmations: must be at least 1, got %d", f.confirmations)}
 	}
-	pw, err := password()
-	if err != nil {
-		return err
-	}
-	dir := w.keystoreDir()
-	accs, err := existingKeystore(dir)
-	if err != nil {
-		return err
-	}
-	from, err := pickAccount(accs, f.account, dir, true)
+	pw, dir, from, err := w.signingAccount(f.account)
 	if err != nil {
 		return err
 	}
@@ -1013,4 +995,19 @@ func runWalletReconcile(ctx context.Context, w *walletFlags, f reconcileFlags, s
 		return err
 	}
 	return recErr
+}
+
+// signingAccount reads the keystore password and picks the account that
+// signs (--account, or the keystore's only one).
+func (w *walletFlags) signingAccount(account string) (pw, dir string, from common.Address, err error) {
+	if pw, err = password(); err != nil {
+		return "", "", common.Address{}, err
+	}
+	dir = w.keystoreDir()
+	accs, err := existingKeystore(dir)
+	if err != nil {
+		return "", "", common.Address{}, err
+	}
+	from, err = pickAccount(accs, account, dir, true)
+	return pw, dir, from, err
 }
