@@ -211,6 +211,34 @@ func buildPlan(sc *procurebot.Scenario, steps []planStep, jobs []planJob, cache 
 	return pl
 }
 
+// workload is a self-hostable inference workload as a plan sees it.
+type workload struct {
+	value float64 // tokens saved per GPU-step (unservedValue if not sold)
+	need  float64 // GPUs that serve all of it
+	gpu   string  // self_host class
+}
+
+// selfHostWorkloads returns the workloads that may be self-hosted (on class
+// gpu; "" = any), most valuable first.
+func selfHostWorkloads(sc *procurebot.Scenario, st *planStep, h float64, gpu string) []workload {
+	var ws []workload
+	for w := range sc.Inference {
+		inf := &sc.Inference[w]
+		if inf.SelfHost == nil || (gpu != "" && inf.SelfHost.GPU != gpu) {
+			continue
+		}
+		demand := inf.MTokInPerHour.Add(inf.MTokOutPerHour).InexactFloat64()
+		tput := inf.SelfHost.MTokPerGPUHour.InexactFloat64()
+		c := workload{need: demand / tput, gpu: inf.SelfHost.GPU, value: unservedValue}
+		if tc := st.tokens[w]; !math.IsNaN(tc) {
+			c.value = tc * h * tput / demand
+		}
+		ws = append(ws, c)
+	}
+	sort.SliceStable(ws, func(a, b int) bool { return ws[a].value > ws[b].value })
+	return ws
+}
+
 // idealInference fills sites[].segs with the inference each site would host
 // if jobs took none of it: workloads by value, sites by marginal cost.
 func idealInference(sc *procurebot.Scenario, st *planStep, sites []siteF, h float64) {
@@ -220,25 +248,7 @@ func idealInference(sc *procurebot.Scenario, st *planStep, sites []siteF, h floa
 	if len(sc.Inference) == 0 {
 		return
 	}
-	type cand struct {
-		value, need float64
-		gpu         string
-	}
-	var cs []cand
-	for w := range sc.Inference {
-		inf := &sc.Inference[w]
-		if inf.SelfHost == nil {
-			continue
-		}
-		demand := inf.MTokInPerHour.Add(inf.MTokOutPerHour).InexactFloat64()
-		tput := inf.SelfHost.MTokPerGPUHour.InexactFloat64()
-		c := cand{need: demand / tput, gpu: inf.SelfHost.GPU, value: unservedValue}
-		if tc := st.tokens[w]; !math.IsNaN(tc) {
-			c.value = tc * h * tput / demand
-		}
-		cs = append(cs, c)
-	}
-	sort.SliceStable(cs, func(a, b int) bool { return cs[a].value > cs[b].value })
+	cs := selfHostWorkloads(sc, st, h, "")
 	free := make([]float64, len(sites))
 	for s := range sites {
 		free[s] = float64(sc.Sites[s].GPUs)
@@ -441,23 +451,7 @@ type poolCache map[string][]poolPiece
 func poolCurve(sc *procurebot.Scenario, st *planStep, pool []int, sites []siteF, h float64, cache poolCache) []poolPiece {
 	order := append([]int(nil), pool...)
 	sort.SliceStable(order, func(a, b int) bool { return sites[order[a]].c0 < sites[order[b]].c0 })
-	g := sc.Sites[pool[0]].GPU
-	type wl struct{ value, need float64 }
-	var ws []wl
-	for w := range sc.Inference {
-		inf := &sc.Inference[w]
-		if inf.SelfHost == nil || inf.SelfHost.GPU != g {
-			continue
-		}
-		demand := inf.MTokInPerHour.Add(inf.MTokOutPerHour).InexactFloat64()
-		tput := inf.SelfHost.MTokPerGPUHour.InexactFloat64()
-		c := wl{need: demand / tput, value: unservedValue}
-		if tc := st.tokens[w]; !math.IsNaN(tc) {
-			c.value = tc * h * tput / demand
-		}
-		ws = append(ws, c)
-	}
-	sort.SliceStable(ws, func(a, b int) bool { return ws[a].value > ws[b].value })
+	ws := selfHostWorkloads(sc, st, h, sc.Sites[pool[0]].GPU)
 	var key string
 	if cache != nil {
 		kb := make([]byte, 0, 8*(len(pool)+2*len(ws)))
