@@ -252,16 +252,7 @@ func putCounter(b *bbolt.Bucket, id string, v int64) error {
 
 // Reserve implements store.SpendCounter.
 func (s *Store) Reserve(ctx context.Context, at time.Time, amount procurebot.Money, caps []procurebot.SpendCap) error {
-	op := fmt.Sprintf("reserve %s USD at %s", amount, at.UTC().Format(time.RFC3339))
-	plan, err := codec.PlanSpend(at, amount, caps)
-	if err != nil {
-		return s.wrap(op, err)
-	}
-	if len(plan.Counters) == 0 {
-		return nil
-	}
-	err = s.update(ctx, func(tx *bbolt.Tx) error {
-		b := tx.Bucket([]byte(bucketSpend))
+	return s.spend(ctx, "reserve", at, amount, caps, func(b *bbolt.Bucket, plan codec.SpendPlan) error {
 		cur := make([]int64, len(plan.Counters))
 		for i, c := range plan.Counters {
 			v, err := getCounter(b, c.ID)
@@ -280,24 +271,11 @@ func (s *Store) Reserve(ctx context.Context, at time.Time, amount procurebot.Mon
 		}
 		return nil
 	})
-	if err != nil {
-		return s.wrap(op, err)
-	}
-	return nil
 }
 
 // Release implements store.SpendCounter.
 func (s *Store) Release(ctx context.Context, at time.Time, amount procurebot.Money, caps []procurebot.SpendCap) error {
-	op := fmt.Sprintf("release %s USD at %s", amount, at.UTC().Format(time.RFC3339))
-	plan, err := codec.PlanSpend(at, amount, caps)
-	if err != nil {
-		return s.wrap(op, err)
-	}
-	if len(plan.Counters) == 0 {
-		return nil
-	}
-	err = s.update(ctx, func(tx *bbolt.Tx) error {
-		b := tx.Bucket([]byte(bucketSpend))
+	return s.spend(ctx, "release", at, amount, caps, func(b *bbolt.Bucket, plan codec.SpendPlan) error {
 		for _, c := range plan.Counters {
 			v, err := getCounter(b, c.ID)
 			if err != nil {
@@ -312,6 +290,21 @@ func (s *Store) Release(ctx context.Context, at time.Time, amount procurebot.Mon
 		}
 		return nil
 	})
+}
+
+// spend plans a change of the spend counters of caps by amount and applies
+// it with fn in one transaction; verb names the operation in errors.
+func (s *Store) spend(ctx context.Context, verb string, at time.Time, amount procurebot.Money, caps []procurebot.SpendCap,
+	fn func(*bbolt.Bucket, codec.SpendPlan) error) error {
+	op := fmt.Sprintf("%s %s USD at %s", verb, amount, at.UTC().Format(time.RFC3339))
+	plan, err := codec.PlanSpend(at, amount, caps)
+	if err != nil {
+		return s.wrap(op, err)
+	}
+	if len(plan.Counters) == 0 {
+		return nil
+	}
+	err = s.update(ctx, func(tx *bbolt.Tx) error { return fn(tx.Bucket([]byte(bucketSpend)), plan) })
 	if err != nil {
 		return s.wrap(op, err)
 	}
