@@ -824,15 +824,11 @@ func runWalletSend(ctx context.Context, w *walletFlags, f sendFlags, decSet bool
 		return err
 	}
 
-	ks, err := wallet.OpenKeystore(dir, pw)
+	signer, closeKeys, err := unlock(dir, pw, from)
 	if err != nil {
 		return err
 	}
-	defer ks.Close()
-	signer, err := ks.Signer(from)
-	if err != nil {
-		return passwordHint(err)
-	}
+	defer closeKeys()
 	log := newLogger(stderr, f.quiet)
 	payer, err := wallet.NewPayer(ctx, c, st, signer, wallet.WithConfirmations(f.confirmations), wallet.WithLedger(st),
 		wallet.WithPollInterval(f.poll), wallet.WithLogger(log))
@@ -950,15 +946,11 @@ func runWalletReconcile(ctx context.Context, w *walletFlags, f reconcileFlags, s
 		return err
 	}
 	defer st.Close()
-	ks, err := wallet.OpenKeystore(dir, pw)
+	signer, closeKeys, err := unlock(dir, pw, from)
 	if err != nil {
 		return err
 	}
-	defer ks.Close()
-	signer, err := ks.Signer(from)
-	if err != nil {
-		return passwordHint(err)
-	}
+	defer closeKeys()
 	payer, err := wallet.NewPayer(ctx, c, st, signer, wallet.WithConfirmations(f.confirmations), wallet.WithLedger(st),
 		wallet.WithLogger(newLogger(stderr, f.quiet)))
 	if err != nil {
@@ -1010,4 +1002,19 @@ func (w *walletFlags) signingAccount(account string) (pw, dir string, from commo
 	}
 	from, err = pickAccount(accs, account, dir, true)
 	return pw, dir, from, err
+}
+
+// unlock opens the keystore in dir and unlocks account from for signing;
+// the returned function closes the keystore.
+func unlock(dir, pw string, from common.Address) (wallet.Signer, func(), error) {
+	ks, err := wallet.OpenKeystore(dir, pw)
+	if err != nil {
+		return nil, nil, err
+	}
+	signer, err := ks.Signer(from)
+	if err != nil {
+		ks.Close()
+		return nil, nil, passwordHint(err)
+	}
+	return signer, func() { ks.Close() }, nil
 }
