@@ -14,3 +14,21 @@ type Clock interface {
 	// returns ctx.Err() in the latter case.
 	Sleep(ctx context.Context, d time.Duration) error
 }
+
+// WallClock is the real time, for live runs.
+type WallClock struct{}
+
+// Now returns the current UTC time.
+func (WallClock) Now() time.Time { return time.Now().UTC() }
+
+// Sleep waits d or until ctx is done.
+func (WallClock) Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -212,7 +212,7 @@ func NewPayer(ctx context.Context, chain Chain, store IntentStore, signer Signer
 		chain: chain, store: store, signer: signer, from: signer.Address(), chainID: id,
 		erc20: token.NewToken(), nonces: NewNonceManager(), confirmations: 1,
 		poll: 2 * time.Second, rebroadcast: time.Minute, gasMargin: 20,
-		log: zerolog.Nop(), clock: wallClock{}, decimals: map[common.Address]uint8{},
+		log: zerolog.Nop(), clock: procurebot.WallClock{}, decimals: map[common.Address]uint8{},
 	}
 	for _, o := range opts {
 		o(p)
@@ -991,22 +991,6 @@ func cloneIntent(in *procurebot.PaymentIntent) *procurebot.PaymentIntent {
 	c.SignedTx = slices.Clone(in.SignedTx)
 	c.TxHashes = slices.Clone(in.TxHashes)
 	return &c
-}
-
-// wallClock is the default Clock: real time.
-type wallClock struct{}
-
-func (wallClock) Now() time.Time { return time.Now().UTC() }
-
-func (wallClock) Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // recordPayment appends the ledger's payment entry of the confirmed intent
