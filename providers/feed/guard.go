@@ -1,0 +1,254 @@
+package feed
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/procurebot/procurebot"
+)
+
+// GuardConfig tunes the outlier guard. In YAML (the feed section):
+//
+//	guard: {low: 0.2, high: 5, window: 200, min_samples: 5,
+//	        power_min_usd_per_mwh: -1000, power_max_usd_per_mwh: 10000}
+type GuardConfig struct {
+	// A GPU or token price below Low × or above High × the rolling median
+	// of its class is quarantined (defaults 0.2 and 5).
+	Low  float64 `yaml:"low"`
+	High float64 `yaml:"high"`
+	// Window is how many recent accepted prices per class the median is
+	// taken over (default 200); the batch being judged counts too.
+	Window int `yaml:"window"`
+	// MinSamples is how many prices a class needs before the guard judges
+	// it (default 5): a class seen once cannot be told from an outlier.
+	MinSamples int `yaml:"min_samples"`
+	// Power prices may be negative, so a ratio to the median means nothing
+	// for them: a power price outside [PowerMin, PowerMax] USD/MWh is
+	// quarantined instead (defaults −1000 and 10000: ERCOT's offer cap is
+	// 5000, ENTSO-E's harmonised day-ahead bounds are −500 and 4000).
+	PowerMin *float64 `yaml:"power_min_usd_per_mwh"`
+	PowerMax *float64 `yaml:"power_max_usd_per_mwh"`
+}
+
+func (c *GuardConfig) defaults() {
+	if c.Low == 0 {
+		c.Low = 0.2
+	}
+	if c.High == 0 {
+		c.High = 5
+	}
+	if c.Window == 0 {
+		c.Window = 200
+	}
+	if c.MinSamples == 0 {
+		c.MinSamples = 5
+	}
+	if c.PowerMin == nil {
+		v := -1000.0
+		c.PowerMin = &v
+	}
+	if c.PowerMax == nil {
+		v := 10000.0
+		c.PowerMax = &v
+	}
+}
+
+// Validate names the first bad key.
+func (c GuardConfig) Validate() error {
+	c.defaults()
+	switch {
+	case c.Low < 0 || c.Low >= 1:
+		return procurebot.Invalidf("feed.guard.low: %g must be in [0, 1)", c.Low)
+	case c.High <= 1:
+		return procurebot.Invalidf("feed.guard.high: %g must be above 1", c.High)
+	case c.Window < 1:
+		return procurebot.Invalidf("feed.guard.window: %d must be positive", c.Window)
+	case c.MinSamples < 1:
+		return procurebot.Invalidf("feed.guard.min_samples: %d must be positive", c.MinSamples)
+	case *c.PowerMin >= *c.PowerMax:
+		return procurebot.Invalidf("feed.guard.power_min_usd_per_mwh: %g must be below power_max_usd_per_mwh %g", *c.PowerMin, *c.PowerMax)
+	}
+	return nil
+}
+
+// Quarantined is a quote the guard kept out of use, and why.
+type Quarantined struct {
+	Venue  string
+	Class  string // GPU class, model or market
+	Price  decimal.Decimal
+	Median decimal.Decimal // zero for power
+	Reason string
+}
+
+// Guard judges prices against the recent range of their class. It is not
+// safe for concurrent use; Feed serialises it.
+type Guard struct {
+	cfg            GuardConfig
+	low, high      decimal.Decimal
+	powMin, powMax decimal.Decimal
+	recent         map[string][]decimal.Decimal // accepted prices per class, oldest first
+}
+
+// NewGuard returns a guard with cfg's defaults filled in.
+func NewGuard(cfg GuardConfig) (*Guard, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.defaults()
+	return &Guard{
+		cfg:    cfg,
+		low:    decimal.NewFromFloat(cfg.Low),
+		high:   decimal.NewFromFloat(cfg.High),
+		powMin: decimal.NewFromFloat(*cfg.PowerMin),
+		powMax: decimal.NewFromFloat(*cfg.PowerMax),
+		recent: map[string][]decimal.Decimal{},
+	}, nil
+}
+
+// Seed adds accepted prices of a class (recorded history), so that the
+// guard judges from the first poll.
+func (g *Guard) Seed(class string, prices ...decimal.Decimal) {
+	g.accept(class, prices)
+}
+
+func (g *Guard) accept(class string, prices []decimal.Decimal) {
+	r := append(g.recent[class], prices...)
+	if len(r) > g.cfg.Window {
+		r = append([]decimal.Decimal(nil), r[len(r)-g.cfg.Window:]...)
+	}
+	g.recent[class] = r
+}
+
+func median(xs []decimal.Decimal) decimal.Decimal {
+	s := append([]decimal.Decimal(nil), xs...)
+	sort.Slice(s, func(i, j int) bool { return s[i].LessThan(s[j]) })
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return s[n/2-1].Add(s[n/2]).Div(decimal.NewFromInt(2))
+}
+
+// judge splits prices of one class (a batch from one poll) into kept
+// indexes and quarantined ones, against the median of the window and the
+// batch together; the kept prices join the window.
+func (g *Guard) judge(class string, prices []decimal.Decimal) (keep []bool, med decimal.Decimal) {
+	keep = make([]bool, len(prices))
+	ref := append(append([]decimal.Decimal(nil), g.recent[class]...), prices...)
+	if len(ref) < g.cfg.MinSamples {
+		for i := range keep {
+			keep[i] = true
+		}
+		g.accept(class, prices)
+		return keep, decimal.Zero
+	}
+	med = median(ref)
+	lo, hi := med.Mul(g.low), med.Mul(g.high)
+	var ok []decimal.Decimal
+	for i, p := range prices {
+		keep[i] = !p.LessThan(lo) && !p.GreaterThan(hi)
+		if keep[i] {
+			ok = append(ok, p)
+		}
+	}
+	g.accept(class, ok)
+	return keep, med
+}
+
+// GPU returns the quotes to use and the quarantined ones: a quote whose
+// per-GPU price is outside [Low, High] × the median of its GPU class.
+func (g *Guard) GPU(qs []procurebot.Quote) ([]procurebot.Quote, []Quarantined) {
+	byClass := map[string][]int{}
+	for i, q := range qs {
+		byClass[q.Class()] = append(byClass[q.Class()], i)
+	}
+	drop := make([]bool, len(qs))
+	var out []Quarantined
+	for _, class := range sortedKeys(byClass) {
+		idx := byClass[class]
+		prices := make([]decimal.Decimal, len(idx))
+		for k, i := range idx {
+			prices[k] = qs[i].PerGPU
+		}
+		keep, med := g.judge("gpu:"+class, prices)
+		for k, i := range idx {
+			if !keep[k] {
+				drop[i] = true
+				out = append(out, Quarantined{Venue: qs[i].Venue, Class: class, Price: prices[k], Median: med,
+					Reason: fmt.Sprintf("%s USD/GPU-h is %s× the median %s of %s (allowed %g–%g×)", prices[k], ratio(prices[k], med), med, class, g.cfg.Low, g.cfg.High)})
+			}
+		}
+	}
+	return filter(qs, drop), out
+}
+
+// Tokens does for token quotes what GPU does, on the sum of the input and
+// output prices per million tokens, per model. Free models (price zero)
+// are judged like any other: zero is below Low × a positive median, so a
+// model that is sometimes free needs a free majority to pass.
+func (g *Guard) Tokens(qs []procurebot.TokenQuote) ([]procurebot.TokenQuote, []Quarantined) {
+	byClass := map[string][]int{}
+	for i, q := range qs {
+		byClass[q.Class()] = append(byClass[q.Class()], i)
+	}
+	drop := make([]bool, len(qs))
+	var out []Quarantined
+	for _, class := range sortedKeys(byClass) {
+		idx := byClass[class]
+		prices := make([]decimal.Decimal, len(idx))
+		for k, i := range idx {
+			prices[k] = qs[i].USDPerMTokIn.Add(qs[i].USDPerMTokOut)
+		}
+		keep, med := g.judge("tok:"+class, prices)
+		for k, i := range idx {
+			if !keep[k] {
+				drop[i] = true
+				out = append(out, Quarantined{Venue: qs[i].Venue, Class: class, Price: prices[k], Median: med,
+					Reason: fmt.Sprintf("%s USD/Mtok (in+out) is %s× the median %s (allowed %g–%g×)", prices[k], ratio(prices[k], med), med, g.cfg.Low, g.cfg.High)})
+			}
+		}
+	}
+	return filter(qs, drop), out
+}
+
+// Power quarantines power prices outside the configured band.
+func (g *Guard) Power(qs []procurebot.PowerQuote) ([]procurebot.PowerQuote, []Quarantined) {
+	drop := make([]bool, len(qs))
+	var out []Quarantined
+	for i, q := range qs {
+		if q.USDPerMWh.LessThan(g.powMin) || q.USDPerMWh.GreaterThan(g.powMax) {
+			drop[i] = true
+			out = append(out, Quarantined{Venue: q.Venue, Class: q.Market, Price: q.USDPerMWh,
+				Reason: fmt.Sprintf("%s USD/MWh at %s is outside [%s, %s]", q.USDPerMWh, q.Start.Format("2006-01-02T15:04Z"), g.powMin, g.powMax)})
+		}
+	}
+	return filter(qs, drop), out
+}
+
+func ratio(p, med decimal.Decimal) string {
+	if med.IsZero() {
+		return "∞"
+	}
+	return p.DivRound(med, 2).String()
+}
+
+func filter[T any](xs []T, drop []bool) []T {
+	out := make([]T, 0, len(xs))
+	for i, x := range xs {
+		if !drop[i] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
