@@ -173,4 +173,3 @@ func gpusFromName(name string) int {
 	}
 	return n
 }
-
