@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -25,7 +26,7 @@ const (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -79,5 +80,6 @@ to the cheapest seller. "backtest" proves it on recorded price history.`,
 	root.AddCommand(newBacktestCmd(stdout, stderr))
 	root.AddCommand(newLedgerCmd(stdout))
 	root.AddCommand(newWalletCmd(stdout, stderr))
+	root.AddCommand(newQuotesCmd(stdout, stderr))
 	return root
 }

@@ -86,12 +86,13 @@ func TestOutlierQuarantined(t *testing.T) {
 	if errs["a"] != nil || errs["b"] != nil {
 		t.Fatal(errs)
 	}
-	// Median of the seven is 2.30: 0.01 is 0.004× and 45 is 19.6×.
+	// Provider medians 2.30 (a) and 2.20 (b): the reference is 2.25; 0.01
+	// is 0.004× and 45 is 20×.
 	if got, want := prices(f.GPU()), "b:2 a:2.1 a:2.3 b:2.4 a:2.5"; got != want {
 		t.Errorf("usable %q, want %q", got, want)
 	}
 	q := f.Quarantined()
-	if len(q) != 2 || q[0].Venue != "b" || !q[0].Price.Equal(decimal.RequireFromString("0.01")) || !q[0].Median.Equal(decimal.RequireFromString("2.3")) {
+	if len(q) != 2 || q[0].Venue != "b" || !q[0].Price.Equal(decimal.RequireFromString("0.01")) || !q[0].Median.Equal(decimal.RequireFromString("2.25")) {
 		t.Errorf("quarantined %+v", q)
 	}
 	for _, w := range []string{`"message":"quote quarantined"`, `"venue":"b"`, `"price":"45"`} {
@@ -116,7 +117,7 @@ func TestGuardNeedsSamplesAndRemembers(t *testing.T) {
 		t.Fatalf("kept %d of 2 unjudgeable quotes", len(keep))
 	}
 	// Seeded with history, a lone absurd quote is caught on its own.
-	g.Seed("gpu:H100", decimal.RequireFromString("2"), decimal.RequireFromString("2.2"), decimal.RequireFromString("2.4"), decimal.RequireFromString("2.5"), decimal.RequireFromString("2.1"))
+	g.Seed("gpu:H100", "x", decimal.RequireFromString("2"), decimal.RequireFromString("2.2"), decimal.RequireFromString("2.4"), decimal.RequireFromString("2.5"), decimal.RequireFromString("2.1"))
 	keep, q := g.GPU([]procurebot.Quote{quote("a", "H100", "0.30", t0, 0)})
 	if len(keep) != 0 || len(q) != 1 || !strings.Contains(q[0].Reason, "0.14×") {
 		t.Fatalf("kept %v quarantined %+v", keep, q)
@@ -283,5 +284,27 @@ func BenchmarkGuard10k(b *testing.B) {
 	for b.Loop() {
 		g, _ := NewGuard(GuardConfig{})
 		g.GPU(qs)
+	}
+}
+
+// One provider listing many odd-shaped offers gets one vote: it cannot move
+// the reference and push the others out.
+func TestGuardOneVotePerProvider(t *testing.T) {
+	g, err := NewGuard(GuardConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var offers []procurebot.Offer
+	for _, p := range []struct{ prov, price string }{{"runpod", "2.49"}, {"lambdalabs", "2.99"}, {"vastai", "2.2"}, {"aws", "3.9"}} {
+		offers = append(offers, procurebot.Offer{Provider: p.prov, GPU: "H100", PerGPU: decimal.RequireFromString(p.price)})
+	}
+	for i := 0; i < 100; i++ {
+		offers = append(offers, procurebot.Offer{Provider: "gcp", GPU: "H100", PerGPU: decimal.NewFromInt(int64(30 + i))})
+	}
+	g.SeedOffers(offers)
+	// A venue that starts sending cents as dollars is caught at once.
+	keep, q := g.GPU([]procurebot.Quote{quote("runpod", "H100", "249", t0, 0), quote("vastai", "H100", "2.35", t0, 1)})
+	if len(keep) != 1 || keep[0].Venue != "vastai" || len(q) != 1 || !q[0].Median.Equal(decimal.RequireFromString("2.99")) {
+		t.Fatalf("kept %s, quarantined %+v", prices(keep), q)
 	}
 }

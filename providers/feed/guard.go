@@ -82,13 +82,17 @@ type Quarantined struct {
 	Reason string
 }
 
-// Guard judges prices against the recent range of their class. It is not
-// safe for concurrent use; Feed serialises it.
+// Guard judges prices against the recent range of their class. The
+// reference is the median, over the providers selling the class, of each
+// provider's median price (its recent window and the batch being judged):
+// one provider listing a hundred odd-shaped offers gets one vote, as does
+// one listing a single offer, so no single seller moves the reference. It
+// is not safe for concurrent use; Feed serialises it.
 type Guard struct {
 	cfg            GuardConfig
 	low, high      decimal.Decimal
 	powMin, powMax decimal.Decimal
-	recent         map[string][]decimal.Decimal // accepted prices per class, oldest first
+	recent         map[string]map[string][]decimal.Decimal // class → provider → accepted prices, oldest first
 }
 
 // NewGuard returns a guard with cfg's defaults filled in.
@@ -103,22 +107,26 @@ func NewGuard(cfg GuardConfig) (*Guard, error) {
 		high:   decimal.NewFromFloat(cfg.High),
 		powMin: decimal.NewFromFloat(*cfg.PowerMin),
 		powMax: decimal.NewFromFloat(*cfg.PowerMax),
-		recent: map[string][]decimal.Decimal{},
+		recent: map[string]map[string][]decimal.Decimal{},
 	}, nil
 }
 
-// Seed adds accepted prices of a class (recorded history), so that the
-// guard judges from the first poll.
-func (g *Guard) Seed(class string, prices ...decimal.Decimal) {
-	g.accept(class, prices)
+// Seed adds accepted prices of a class sold by provider (recorded
+// history), so that the guard judges from the first poll. Classes are
+// "gpu:H100", "tok:<model>".
+func (g *Guard) Seed(class, provider string, prices ...decimal.Decimal) {
+	g.accept(class, provider, prices)
 }
 
-func (g *Guard) accept(class string, prices []decimal.Decimal) {
-	r := append(g.recent[class], prices...)
+func (g *Guard) accept(class, provider string, prices []decimal.Decimal) {
+	if g.recent[class] == nil {
+		g.recent[class] = map[string][]decimal.Decimal{}
+	}
+	r := append(g.recent[class][provider], prices...)
 	if len(r) > g.cfg.Window {
 		r = append([]decimal.Decimal(nil), r[len(r)-g.cfg.Window:]...)
 	}
-	g.recent[class] = r
+	g.recent[class][provider] = r
 }
 
 func median(xs []decimal.Decimal) decimal.Decimal {
@@ -131,34 +139,58 @@ func median(xs []decimal.Decimal) decimal.Decimal {
 	return s[n/2-1].Add(s[n/2]).Div(decimal.NewFromInt(2))
 }
 
-// judge splits prices of one class (a batch from one poll) into kept
-// indexes and quarantined ones, against the median of the window and the
-// batch together; the kept prices join the window.
-func (g *Guard) judge(class string, prices []decimal.Decimal) (keep []bool, med decimal.Decimal) {
+// judge splits prices of one class (a batch from one poll; provider[i]
+// sells prices[i]) into kept and quarantined. The reference is the median
+// of provider medians over the window of accepted prices; while the window
+// holds fewer than MinSamples prices the batch counts too, and below that
+// nothing is judged. Kept prices join the window. A whole market moving
+// beyond the bounds at once is therefore quarantined until a human looks
+// (a unit change at a venue looks exactly like that).
+func (g *Guard) judge(class string, provider []string, prices []decimal.Decimal) (keep []bool, med decimal.Decimal) {
 	keep = make([]bool, len(prices))
-	ref := append(append([]decimal.Decimal(nil), g.recent[class]...), prices...)
-	if len(ref) < g.cfg.MinSamples {
+	samples := map[string][]decimal.Decimal{}
+	n := 0
+	for p, xs := range g.recent[class] {
+		samples[p] = append(samples[p], xs...)
+		n += len(xs)
+	}
+	if n < g.cfg.MinSamples {
+		for i, x := range prices {
+			samples[provider[i]] = append(samples[provider[i]], x)
+			n++
+		}
+	}
+	if n < g.cfg.MinSamples {
 		for i := range keep {
 			keep[i] = true
 		}
-		g.accept(class, prices)
+		for i, x := range prices {
+			g.accept(class, provider[i], []decimal.Decimal{x})
+		}
 		return keep, decimal.Zero
 	}
-	med = median(ref)
+	meds := make([]decimal.Decimal, 0, len(samples))
+	for _, xs := range samples {
+		meds = append(meds, median(xs))
+	}
+	med = median(meds)
 	lo, hi := med.Mul(g.low), med.Mul(g.high)
-	var ok []decimal.Decimal
-	for i, p := range prices {
-		keep[i] = !p.LessThan(lo) && !p.GreaterThan(hi)
+	ok := map[string][]decimal.Decimal{}
+	for i, x := range prices {
+		keep[i] = !x.LessThan(lo) && !x.GreaterThan(hi)
 		if keep[i] {
-			ok = append(ok, p)
+			ok[provider[i]] = append(ok[provider[i]], x)
 		}
 	}
-	g.accept(class, ok)
+	for _, p := range sortedKeys(ok) {
+		g.accept(class, p, ok[p])
+	}
 	return keep, med
 }
 
 // GPU returns the quotes to use and the quarantined ones: a quote whose
-// per-GPU price is outside [Low, High] × the median of its GPU class.
+// per-GPU price is outside [Low, High] × the reference of its GPU class
+// (see Guard).
 func (g *Guard) GPU(qs []procurebot.Quote) ([]procurebot.Quote, []Quarantined) {
 	byClass := map[string][]int{}
 	for i, q := range qs {
@@ -169,10 +201,11 @@ func (g *Guard) GPU(qs []procurebot.Quote) ([]procurebot.Quote, []Quarantined) {
 	for _, class := range sortedKeys(byClass) {
 		idx := byClass[class]
 		prices := make([]decimal.Decimal, len(idx))
+		sellers := make([]string, len(idx))
 		for k, i := range idx {
-			prices[k] = qs[i].PerGPU
+			prices[k], sellers[k] = qs[i].PerGPU, qs[i].Provider
 		}
-		keep, med := g.judge("gpu:"+class, prices)
+		keep, med := g.judge("gpu:"+class, sellers, prices)
 		for k, i := range idx {
 			if !keep[k] {
 				drop[i] = true
@@ -198,10 +231,12 @@ func (g *Guard) Tokens(qs []procurebot.TokenQuote) ([]procurebot.TokenQuote, []Q
 	for _, class := range sortedKeys(byClass) {
 		idx := byClass[class]
 		prices := make([]decimal.Decimal, len(idx))
+		sellers := make([]string, len(idx))
 		for k, i := range idx {
 			prices[k] = qs[i].USDPerMTokIn.Add(qs[i].USDPerMTokOut)
+			sellers[k] = qs[i].Provider + "/" + qs[i].Upstream
 		}
-		keep, med := g.judge("tok:"+class, prices)
+		keep, med := g.judge("tok:"+class, sellers, prices)
 		for k, i := range idx {
 			if !keep[k] {
 				drop[i] = true
@@ -251,4 +286,13 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+// SeedOffers seeds the guard with a recorded GPU book (e.g. the embedded
+// history's latest), so that a venue that starts quoting in the wrong unit
+// is caught on the first poll even when few venues are configured.
+func (g *Guard) SeedOffers(offers []procurebot.Offer) {
+	for _, o := range offers {
+		g.accept("gpu:"+o.GPU, o.Provider, []decimal.Decimal{o.PerGPU})
+	}
 }

@@ -45,6 +45,16 @@ func (s Secret) GoString() string { return "[redacted]" }
 // MarshalText keeps secrets out of JSON and YAML output.
 func (s Secret) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
 
+// Format prints "[redacted]" for every verb (quoted for %q), so that no
+// verb, not even a wrong one such as %d, prints the value.
+func (s Secret) Format(f fmt.State, verb rune) {
+	if verb == 'q' {
+		io.WriteString(f, `"[redacted]"`)
+		return
+	}
+	io.WriteString(f, "[redacted]")
+}
+
 // Options tunes a Client. Zero values take the defaults noted.
 type Options struct {
 	// Timeout bounds one attempt, body included (default 20 s).
@@ -217,6 +227,9 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // ErrorCode maps the failure to a domain error code.
 func (e *Error) ErrorCode() string {
+	// Status is 0 for failures with no usable response: network errors,
+	// timeouts (headers or body), cancellation, the rate limit, an open
+	// circuit.
 	switch {
 	case e.Field != "":
 		return procurebot.EINVALID
@@ -230,18 +243,56 @@ func (e *Error) ErrorCode() string {
 }
 
 // Malformed returns the error for a response that does not have the shape
-// the adapter expects: it names the venue, the request and the field.
+// the adapter expects: it names the venue, the request and the field
+// ("(body)" when field is empty). The message is redacted, since it may
+// quote the body and a venue may echo the key.
 func (c *Client) Malformed(req Request, field, format string, args ...any) error {
-	return &Error{Venue: c.venue, Request: c.describe(req), Field: field, Msg: fmt.Sprintf(format, args...)}
+	if field == "" {
+		field = "(body)"
+	}
+	return &Error{Venue: c.venue, Request: c.describe(req), Field: field, Msg: c.Redact(fmt.Sprintf(format, args...))}
 }
 
-// Redact replaces every secret of the client in s.
+// Redact replaces every secret of the client in s, as is and as escaped
+// in a URL's query or path.
 func (c *Client) Redact(s string) string {
 	for _, sec := range c.secrets {
 		s = strings.ReplaceAll(s, sec, "[redacted]")
 		s = strings.ReplaceAll(s, url.QueryEscape(sec), "[redacted]")
+		s = strings.ReplaceAll(s, url.PathEscape(sec), "[redacted]")
 	}
 	return s
+}
+
+// redactedError is an error whose message had a secret replaced. It
+// unwraps to the cause under a *url.Error (say context.DeadlineExceeded),
+// never to the error whose message held the secret.
+type redactedError struct {
+	msg   string
+	cause error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.cause }
+
+// redactErr returns err itself when its message shows no secret, so that
+// errors.Is and errors.As still see context.Canceled and the like, else a
+// redactedError.
+func (c *Client) redactErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	red := c.Redact(msg)
+	if red == msg {
+		return err
+	}
+	r := &redactedError{msg: red}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		r.cause = c.redactErr(ue.Err)
+	}
+	return r
 }
 
 func (c *Client) url(req Request) (*url.URL, error) {
@@ -301,10 +352,7 @@ func (r *retryable) Unwrap() error { return r.err }
 func (c *Client) Do(ctx context.Context, req Request) ([]byte, error) {
 	desc := c.describe(req)
 	fail := func(status int, msg string, err error) error {
-		if err != nil {
-			err = errors.New(c.Redact(err.Error()))
-		}
-		return &Error{Venue: c.venue, Request: desc, Status: status, Msg: c.Redact(msg), Err: err}
+		return &Error{Venue: c.venue, Request: desc, Status: status, Msg: c.Redact(msg), Err: c.redactErr(err)}
 	}
 	bo := backoff.NewExponentialBackOff()
 	bo.InitialInterval = c.opts.BaseDelay
@@ -341,7 +389,12 @@ func (c *Client) Do(ctx context.Context, req Request) ([]byte, error) {
 			wait = min(r.after, c.opts.MaxRetryAfter)
 		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
-			return nil, fail(r.status, fmt.Sprintf("retry would wait %s, past the deadline", wait), r.err)
+			left := time.Until(dl).Round(time.Millisecond)
+			msg := fmt.Sprintf("retry would wait %s, past the deadline (%s left)", wait, left)
+			if r.after > 0 {
+				msg = fmt.Sprintf("Retry-After asks to wait %s, past the deadline (%s left)", r.after.Round(time.Second), left)
+			}
+			return nil, fail(r.status, msg, r.err)
 		}
 		c.log.Warn().Int("attempt", attempt).Int("status", r.status).Dur("wait", wait).Str("request", desc).Str("error", c.Redact(r.Error())).Msg("retrying")
 		t := time.NewTimer(wait)
@@ -360,7 +413,7 @@ func (c *Client) Do(ctx context.Context, req Request) ([]byte, error) {
 func (c *Client) attempt(ctx context.Context, req Request) ([]byte, error) {
 	u, err := c.url(req)
 	if err != nil {
-		return nil, c.Malformed(req, "", "bad path: %v", err)
+		return nil, c.Malformed(req, "(path)", "bad path: %v", err)
 	}
 	actx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
@@ -391,19 +444,30 @@ func (c *Client) attempt(ctx context.Context, req Request) ([]byte, error) {
 	if c.auth != nil {
 		c.auth(hr)
 	}
+	// timedOut names the per-attempt timeout when it, not ctx, ended the
+	// attempt.
+	timedOut := func(err error) error {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			return fmt.Errorf("attempt timed out after %s: %w", c.opts.Timeout, err)
+		}
+		return err
+	}
 	var body []byte
 	var status int
 	start := time.Now()
 	_, err = c.breaker.Execute(func() (*http.Response, error) {
 		resp, err := c.opts.HTTP.Do(hr)
 		if err != nil {
-			return nil, &retryable{err: err}
+			return nil, &retryable{err: timedOut(err)}
 		}
 		defer resp.Body.Close()
 		status = resp.StatusCode
 		body, err = io.ReadAll(io.LimitReader(resp.Body, c.opts.MaxBody+1))
 		if err != nil {
-			return nil, &retryable{status: status, err: fmt.Errorf("reading body: %w", err)}
+			// Status 0: the response never arrived whole, so the failure
+			// is a transient one (EUNAVAILABLE) whatever the status line.
+			body = nil
+			return nil, &retryable{err: fmt.Errorf("reading body of HTTP %d response: %w", status, timedOut(err))}
 		}
 		if int64(len(body)) > c.opts.MaxBody {
 			return nil, nil // reported below, not a venue outage
@@ -433,7 +497,8 @@ func retryAfter(h string) time.Duration {
 		return 0
 	}
 	if s, err := strconv.Atoi(h); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
+		const maxSeconds = 7 * 24 * 3600 // beyond this, Duration could overflow; MaxRetryAfter caps the wait anyway
+		return time.Duration(min(s, maxSeconds)) * time.Second
 	}
 	if t, err := http.ParseTime(h); err == nil {
 		if d := time.Until(t); d > 0 {
@@ -463,7 +528,8 @@ func (c *Client) JSON(ctx context.Context, req Request, out any) error {
 }
 
 // Decode decodes a JSON body as JSON does, turning decoding errors into
-// Malformed errors that name the field.
+// Malformed errors that name the field ("(body)" for the body as a whole).
+// Like json.Unmarshal it refuses data after the JSON value.
 func (c *Client) Decode(req Request, body []byte, out any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -480,6 +546,9 @@ func (c *Client) Decode(req Request, body []byte, out any) error {
 		default:
 			return c.Malformed(req, "(body)", "%v", err)
 		}
+	}
+	if off := dec.InputOffset(); len(bytes.TrimSpace(body[off:])) > 0 {
+		return c.Malformed(req, "(body)", "data after the JSON value at byte %d: %s", off, snippet(body[off:]))
 	}
 	return nil
 }

@@ -34,7 +34,8 @@ type Config struct {
 }
 
 // Options overlays the config on o, leaving o's values where the config
-// is silent. rate is the venue's own default rate limit.
+// is silent. rate is the venue's own default rate limit; it replaces o's
+// when positive.
 func (c Config) Options(o Options, rate float64) Options {
 	if c.Timeout > 0 {
 		o.Timeout = c.Timeout
@@ -42,7 +43,9 @@ func (c Config) Options(o Options, rate float64) Options {
 	if c.MaxAttempts > 0 {
 		o.MaxAttempts = c.MaxAttempts
 	}
-	o.RatePerSecond = rate
+	if rate > 0 {
+		o.RatePerSecond = rate
+	}
 	if c.RatePerSecond > 0 {
 		o.RatePerSecond = c.RatePerSecond
 	}

@@ -10,11 +10,12 @@ import (
 
 // Number is a price or quantity as a venue sent it, kept verbatim: a JSON
 // number (2.69) or a numeric string ("0.00000023"), or null. Value is Raw
-// parsed exactly, never through float64.
+// parsed exactly, never through float64. An absent field leaves the zero
+// Number (Null false, Raw ""), so test presence with Set, not Null.
 type Number struct {
 	Raw   string
 	Value decimal.Decimal
-	Null  bool // null or absent
+	Null  bool // the venue sent null (an absent field leaves it false)
 }
 
 var numberType = reflect.TypeOf(Number{})

@@ -1,0 +1,90 @@
+// Package config reads procurebot's config file: strict YAML where an
+// unknown key is an error naming its line (caddy's rule), secrets only by
+// reference (an env var or a file), and defaults that make an empty file
+// valid. The `quotes` and `record` commands read its providers and feed
+// sections; `run` reads the rest.
+//
+//	# procurebot.yaml
+//	providers:
+//	  lambda:
+//	    api_key: {env: LAMBDA_API_KEY}
+//	  runpod: {}                          # public prices, no key needed
+//	  entsoe:
+//	    api_key: {file: /run/secrets/entsoe}
+//	    zone: BE
+//	feed:
+//	  guard: {low: 0.2, high: 5}
+package config
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/procurebot/procurebot"
+	"github.com/procurebot/procurebot/providers/feed"
+	"github.com/procurebot/procurebot/providers/venues"
+)
+
+// Config is the whole config file.
+type Config struct {
+	// Providers names the live venues and their credentials.
+	Providers venues.Config `yaml:"providers"`
+	// Feed tunes polling and the outlier guard.
+	Feed Feed `yaml:"feed"`
+}
+
+// Feed is the feed section.
+type Feed struct {
+	Guard feed.GuardConfig `yaml:"guard"`
+}
+
+// Load reads and validates the config file at path.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, procurebot.Invalidf("--config: %v", err)
+	}
+	return Parse(path, b)
+}
+
+// Parse decodes data strictly; name is the file name used in errors
+// ("procurebot.yaml:7: field foo not found in type lambda.Config").
+func Parse(name string, data []byte) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, procurebot.Invalidf("%s: %s", name, yamlMessage(err))
+	}
+	if err := c.Validate(); err != nil {
+		return nil, procurebot.Invalidf("%s: %v", name, err)
+	}
+	return &c, nil
+}
+
+// Validate checks the sections that can be checked without building them.
+func (c *Config) Validate() error {
+	return c.Feed.Guard.Validate()
+}
+
+// yamlMessage turns yaml.v3's "yaml: unmarshal errors:\n  line 3: field x
+// not found in type lambda.Config" into "line 3: unknown key x in
+// lambda.Config" lines.
+func yamlMessage(err error) string {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		msgs := make([]string, len(te.Errors))
+		for i, m := range te.Errors {
+			m = strings.Replace(m, "field ", "unknown key ", 1)
+			m = strings.Replace(m, " not found in type ", " in ", 1)
+			msgs[i] = m
+		}
+		return strings.Join(msgs, "; ")
+	}
+	return strings.TrimPrefix(err.Error(), "yaml: ")
+}
