@@ -81,5 +81,6 @@ to the cheapest seller. "backtest" proves it on recorded price history.`,
 	root.AddCommand(newLedgerCmd(stdout))
 	root.AddCommand(newWalletCmd(stdout, stderr))
 	root.AddCommand(newQuotesCmd(stdout, stderr))
+	root.AddCommand(newRecordCmd(stdout, stderr))
 	return root
 }
