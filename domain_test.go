@@ -120,3 +120,17 @@ func TestPowerSeriesGapRule(t *testing.T) {
 		t.Errorf("a 7-hour hole: err %v, want EINVALID", err)
 	}
 }
+
+func TestGPUClassOf(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"NVIDIA H100 80GB HBM3", "H100"}, {"H100 SXM", "H100"}, {"1x H100 SXM5 80GB", "H100"},
+		{"gpu_8x_h100_sxm5", "H100"}, {"h100i", "H100"}, {"GH200 (96 GB)", "GH200"}, {"H200", "H200"},
+		{"gpu_8x_a100_80gb_sxm4", "A100"}, {"gpu_1x_a10", "A10"}, {"RTX A1000", "A1000"},
+		{"RTX 4090", "RTX4090"}, {"RTX 6000 Ada", "RTX6000"}, {"Quadro RTX 6000", "QRTX6000"}, {"Q RTX 6000", "QRTX6000"},
+		{"AMD Instinct MI300X OAM", "MI300X"}, {"RTX A6000", "A6000"}, {"Gaudi2", ""},
+	} {
+		if got := procurebot.GPUClassOf(tc.in); got != tc.want {
+			t.Errorf("GPUClassOf(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

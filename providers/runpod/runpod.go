@@ -322,7 +322,7 @@ func parse(c *venuehttp.Client, req venuehttp.Request, body []byte, cloud string
 			}
 			available = *m / gpuCount
 		}
-		class := classOf(g.DisplayName, g.ID)
+		class := procurebot.GPUClassOf(g.DisplayName, g.ID)
 		if class == "" {
 			skipped = append(skipped, g.ID)
 			continue
@@ -400,26 +400,6 @@ func offered(c *venuehttp.Client, req venuehttp.Request, p venuehttp.Number, fie
 	return true, nil
 }
 
-// classOf is procurebot.GPUClassOf with the guards RunPod's names need:
-// Quadro RTX cards are not the RTX 6000 Ada class, and "RTX A1000" is not
-// an A100.
-func classOf(names ...string) string {
-	for _, n := range names {
-		u := strings.ToUpper(n)
-		if strings.Contains(u, "QUADRO") || strings.HasPrefix(u, "Q RTX") {
-			return ""
-		}
-	}
-	class := procurebot.GPUClassOf(names...)
-	if class == "A100" {
-		for _, n := range names {
-			if strings.Contains(strings.ReplaceAll(strings.ToUpper(n), " ", ""), "A1000") {
-				return ""
-			}
-		}
-	}
-	return class
-}
 
 // sortQuotes orders a book by per-GPU price, then by cloud, spot kind and
 // ref, so that equal books compare equal.

@@ -402,7 +402,7 @@ func TestKeyRedacted(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	cfg := keyed()
-	cfg.BaseURL, cfg.MaxAttempts = srv.URL, 2
+	cfg.BaseURL, cfg.MaxAttempts, cfg.RatePerSecond = srv.URL, 2, 1e6
 	s, err := New(cfg, venuehttp.Env{Clock: fixedClock{}, Logger: zerolog.New(&logs).Level(zerolog.DebugLevel)})
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/procurebot/procurebot"
+	"github.com/procurebot/procurebot/providers/feed"
 	"github.com/procurebot/procurebot/providers/venuehttp"
 )
 
@@ -25,6 +26,9 @@ const secret = "sfc-secret-token-9f8e7d"
 
 // fetched is 30 s before the hour, so "NOW" is read as 17:00:00.
 var fetched = time.Date(2026, 10, 12, 16, 59, 30, 0, time.UTC)
+
+// The adapter is a feed source.
+var _ feed.GPUSource = (*Source)(nil)
 
 type fixedClock struct{}
 

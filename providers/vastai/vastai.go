@@ -283,7 +283,7 @@ func parse(c *venuehttp.Client, req venuehttp.Request, body []byte, typ string, 
 			}
 			available = 1
 		}
-		class := classOf(o.GPUName)
+		class := procurebot.GPUClassOf(o.GPUName)
 		if class == "" {
 			st.unclassed++
 			continue
@@ -343,17 +343,3 @@ func perGPU(n int) decimal.Decimal {
 	return decimal.NewFromInt(1).Div(decimal.NewFromInt(int64(n)))
 }
 
-// classOf is procurebot.GPUClassOf with the guards Vast's names need:
-// "Q RTX 6000"/"Quadro RTX 6000" (Turing) is not the RTX 6000 Ada class, and
-// "RTX A1000" is not an A100.
-func classOf(name string) string {
-	u := strings.ToUpper(name)
-	if strings.HasPrefix(u, "Q RTX") || strings.Contains(u, "QUADRO") {
-		return ""
-	}
-	class := procurebot.GPUClassOf(name)
-	if class == "A100" && strings.Contains(strings.ReplaceAll(u, " ", ""), "A1000") {
-		return ""
-	}
-	return class
-}
