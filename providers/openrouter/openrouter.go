@@ -3,8 +3,10 @@
 // each upstream provider ("endpoint") serving it.
 //
 // API (https://openrouter.ai/docs/api/api-reference/models/get-models and
-// .../endpoints/list-endpoints; the same shapes in the OpenRouter SDK docs,
-// PublicEndpoint and EndpointStatus, and openrouter-rs src/api/models.rs):
+// https://openrouter.ai/docs/api/api-reference/endpoints/list-endpoints;
+// field types from the OpenRouter SDK docs, components PublicEndpoint and
+// EndpointStatus, e.g.
+// https://openrouter.ai/docs/client-sdks/go/models/components/endpointstatus.md):
 //
 //   - GET {base}/models needs no key (a Bearer key is sent when configured).
 //     It returns data[{id, name, context_length, pricing{prompt, completion,
