@@ -117,14 +117,21 @@ func newStrategy(name string, f backtestFlags) (procurebot.Strategy, error) {
 	return nil, usageError{fmt.Errorf("--strategy: unknown strategy %q (want static, greedy, arbitrage, oracle or all)", name)}
 }
 
+// newLogger logs to stderr at info level (debug when PROCUREBOT_LOG=debug,
+// warnings only with PROCUREBOT_LOG=warn), as text on a terminal and JSON
+// otherwise; quiet logs nothing.
 func newLogger(stderr io.Writer, quiet bool) zerolog.Logger {
 	if quiet {
 		return zerolog.Nop()
 	}
-	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		return zerolog.New(zerolog.ConsoleWriter{Out: stderr, TimeFormat: "15:04:05"}).With().Timestamp().Logger()
+	level := zerolog.InfoLevel
+	if l, err := zerolog.ParseLevel(os.Getenv("PROCUREBOT_LOG")); err == nil && l != zerolog.NoLevel {
+		level = l
 	}
-	return zerolog.New(stderr).With().Timestamp().Logger()
+	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return zerolog.New(zerolog.ConsoleWriter{Out: stderr, TimeFormat: "15:04:05"}).Level(level).With().Timestamp().Logger()
+	}
+	return zerolog.New(stderr).Level(level).With().Timestamp().Logger()
 }
 
 func runBacktest(ctx context.Context, f backtestFlags, stdout, stderr io.Writer) error {

@@ -85,19 +85,19 @@ documented in docs/providers.md.`,
 
 // liveFeed builds the feed of the configured venues (nil when none is
 // configured); only keeps the named venues.
-func liveFeed(cfg *config.Config, log zerolog.Logger, only []string) (*feed.Feed, []string, error) {
+func liveFeed(cfg *config.Config, clock procurebot.Clock, log zerolog.Logger, only []string) (*feed.Feed, []string, error) {
 	if cfg == nil || len(cfg.Providers.Names()) == 0 {
 		if len(only) > 0 {
 			return nil, nil, procurebot.Invalidf("--provider %s: no venue is configured (see --config)", strings.Join(only, ","))
 		}
 		return nil, nil, nil
 	}
-	env := venuehttp.Env{Clock: procurebot.WallClock{}, Logger: log, HTTP: &http.Client{}}
+	env := venuehttp.Env{Clock: clock, Logger: log, HTTP: &http.Client{}}
 	srcs, err := cfg.Providers.Build(env, only...)
 	if err != nil {
 		return nil, nil, err
 	}
-	f, err := feed.New(procurebot.WallClock{}, feed.Options{Guard: cfg.Feed.Guard, Logger: log}, srcs...)
+	f, err := feed.New(clock, feed.Options{Guard: cfg.Feed.Guard, Logger: log}, srcs...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -200,7 +200,7 @@ func runQuotes(ctx context.Context, f quotesFlags, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	fd, names, err := liveFeed(cfg, log, venueNames(cfg, f.providers))
+	fd, names, err := liveFeed(cfg, procurebot.WallClock{}, log, venueNames(cfg, f.providers))
 	if err != nil {
 		return err
 	}
@@ -275,6 +275,13 @@ func runQuotes(ctx context.Context, f quotesFlags, stdout, stderr io.Writer) err
 				Orig: q.Orig.String(), Currency: q.Currency, Published: q.Published.Format(time.RFC3339)})
 		}
 	}
+	if out.Source == "live" {
+		for _, p := range f.providers {
+			if !slices.Contains(names, p) && !sellerSeen(fd, p) {
+				return procurebot.Invalidf("--provider %s: no configured venue (%s) and no provider behind them is named so", p, strings.Join(names, ", "))
+			}
+		}
+	}
 	if f.limit > 0 {
 		out.GPU = out.GPU[:min(f.limit, len(out.GPU))]
 		out.Tokens = out.Tokens[:min(f.limit, len(out.Tokens))]
@@ -327,6 +334,21 @@ func venueNames(cfg *config.Config, ps []string) []string {
 	return ps
 }
 
+// sellerSeen reports whether any usable quote is sold by provider p.
+func sellerSeen(fd *feed.Feed, p string) bool {
+	for _, q := range fd.GPU() {
+		if q.Provider == p {
+			return true
+		}
+	}
+	for _, q := range fd.Tokens() {
+		if q.Provider == p {
+			return true
+		}
+	}
+	return false
+}
+
 func decimalInt(n int) decimal.Decimal { return decimal.NewFromInt(int64(n)) }
 
 func mustDec(s string) decimal.Decimal {
@@ -338,7 +360,7 @@ func gpuRow(q procurebot.Quote, now time.Time) quoteRow {
 	r := quoteRow{Venue: q.Venue, Provider: q.Provider, GPU: q.GPU, GPUCount: q.GPUCount,
 		USDPerHour: q.PerGPU.Mul(decimalInt(q.GPUCount)).String(), USDPerGPUHour: q.PerGPU.String(),
 		SpotKind: string(q.SpotKind),
-		Region: q.Region, Instance: q.Instance, Cloud: q.Cloud,
+		Region:   q.Region, Instance: q.Instance, Cloud: q.Cloud,
 		BillingUnit: string(q.Billing.Unit), BilledRaw: q.Billing.Raw, BilledDenom: q.Billing.Denom, Ref: q.Ref,
 		FetchedAt: q.FetchedAt.Format(time.RFC3339), AgeSeconds: int64(now.Sub(q.FetchedAt) / time.Second)}
 	if q.USDPerHour.Sign() > 0 {

@@ -72,7 +72,7 @@ between polls.`,
 			if err != nil {
 				return err
 			}
-			fd, names, err := liveFeed(cfg, log, f.providers)
+			fd, names, err := liveFeed(cfg, procurebot.WallClock{}, log, f.providers)
 			if err != nil {
 				return err
 			}

@@ -11,7 +11,7 @@ import (
 
 type fixed time.Time
 
-func (f fixed) Now() time.Time                                 { return time.Time(f) }
+func (f fixed) Now() time.Time                                   { return time.Time(f) }
 func (f fixed) Sleep(ctx context.Context, d time.Duration) error { return nil }
 
 func TestReplay(t *testing.T) {

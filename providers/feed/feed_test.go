@@ -298,12 +298,16 @@ func TestGuardOneVotePerProvider(t *testing.T) {
 	for _, p := range []struct{ prov, price string }{{"runpod", "2.49"}, {"lambdalabs", "2.99"}, {"vastai", "2.2"}, {"aws", "3.9"}} {
 		offers = append(offers, procurebot.Offer{Provider: p.prov, GPU: "H100", PerGPU: decimal.RequireFromString(p.price)})
 	}
+	// A provider listing many multi-GPU instance rows of unknown shape
+	// seeds its cheapest.
 	for i := 0; i < 100; i++ {
 		offers = append(offers, procurebot.Offer{Provider: "gcp", GPU: "H100", PerGPU: decimal.NewFromInt(int64(30 + i))})
 	}
+	offers = append(offers, procurebot.Offer{Provider: "gcp", GPU: "H100", PerGPU: decimal.RequireFromString("3.5")})
 	g.SeedOffers(offers)
 	// A venue that starts sending cents as dollars is caught at once.
 	keep, q := g.GPU([]procurebot.Quote{quote("runpod", "H100", "249", t0, 0), quote("vastai", "H100", "2.35", t0, 1)})
+	// Provider references 2.49, 2.99, 2.2, 3.9, 3.5: the median is 2.99.
 	if len(keep) != 1 || keep[0].Venue != "vastai" || len(q) != 1 || !q[0].Median.Equal(decimal.RequireFromString("2.99")) {
 		t.Fatalf("kept %s, quarantined %+v", prices(keep), q)
 	}

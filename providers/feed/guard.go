@@ -290,9 +290,26 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // SeedOffers seeds the guard with a recorded GPU book (e.g. the embedded
 // history's latest), so that a venue that starts quoting in the wrong unit
-// is caught on the first poll even when few venues are configured.
+// is caught on the first poll even when few venues are configured. Each
+// provider's cheapest offer of a class is taken: recorded rows of unknown
+// shape count as one GPU (DESIGN §5), so a provider's 8-GPU instance row
+// would read as an 8× per-GPU price, while its cheapest row is the one
+// most likely priced per GPU.
 func (g *Guard) SeedOffers(offers []procurebot.Offer) {
+	type key struct{ class, provider string }
+	cheapest := map[key]decimal.Decimal{}
+	var order []key
 	for _, o := range offers {
-		g.accept("gpu:"+o.GPU, o.Provider, []decimal.Decimal{o.PerGPU})
+		k := key{o.GPU, o.Provider}
+		c, ok := cheapest[k]
+		if !ok {
+			order = append(order, k)
+		}
+		if !ok || o.PerGPU.LessThan(c) {
+			cheapest[k] = o.PerGPU
+		}
+	}
+	for _, k := range order {
+		g.accept("gpu:"+k.class, k.provider, []decimal.Decimal{cheapest[k]})
 	}
 }

@@ -400,7 +400,6 @@ func offered(c *venuehttp.Client, req venuehttp.Request, p venuehttp.Number, fie
 	return true, nil
 }
 
-
 // sortQuotes orders a book by per-GPU price, then by cloud, spot kind and
 // ref, so that equal books compare equal.
 func sortQuotes(qs []procurebot.Quote) {

@@ -265,9 +265,15 @@ func parse(c *venuehttp.Client, req venuehttp.Request, body []byte, typ string, 
 	if r.Offers == nil {
 		return nil, st, c.Malformed(req, "offers", "missing")
 	}
-	st.offers = len(r.Offers)
-	out := make([]procurebot.Quote, 0, len(r.Offers))
-	for i, o := range r.Offers {
+	return normalise(c, req, r.Offers, typ, now)
+}
+
+// normalise turns decoded offers into quotes (see parse).
+func normalise(c *venuehttp.Client, req venuehttp.Request, offers []offer, typ string, now time.Time) ([]procurebot.Quote, stats, error) {
+	var st stats
+	st.offers = len(offers)
+	out := make([]procurebot.Quote, 0, len(offers))
+	for i, o := range offers {
 		field := fmt.Sprintf("offers[%d]", i)
 		if o.ID <= 0 {
 			return nil, st, c.Malformed(req, field+".id", "missing")
@@ -342,4 +348,3 @@ func perGPU(n int) decimal.Decimal {
 	}
 	return decimal.NewFromInt(1).Div(decimal.NewFromInt(int64(n)))
 }
-

@@ -438,3 +438,30 @@ func BenchmarkParse(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkNormalize10k turns 10,000 decoded offers (on-demand, 1–8 GPUs,
+// four GPU names) into quotes: the normalisation step alone, JSON decoding
+// aside (issue target: under 20 ms).
+func BenchmarkNormalize10k(b *testing.B) {
+	names := []string{"H100 SXM", "A100 PCIE", "RTX 4090", "H200"}
+	offers := make([]offer, 10000)
+	yes, no := true, false
+	geo := "Texas, US"
+	for i := range offers {
+		raw := fmt.Sprintf("%d.%04d", 1+i%20, i)
+		offers[i] = offer{ID: int64(30000000 + i), GPUName: names[i%4], NumGPUs: 1 << (i % 4),
+			DPHTotal: venuehttp.Number{Raw: raw, Value: decimal.RequireFromString(raw)}, Geolocation: &geo, Rentable: &yes, Rented: &no}
+	}
+	c, err := venuehttp.New("vastai", DefaultBaseURL, venuehttp.Options{}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := venuehttp.Request{Method: http.MethodPost, Path: "bundles/"}
+	b.ReportAllocs()
+	for b.Loop() {
+		qs, _, err := normalise(c, req, offers, TypeOnDemand, fetched)
+		if err != nil || len(qs) != 10000 {
+			b.Fatalf("%d quotes, %v", len(qs), err)
+		}
+	}
+}
