@@ -136,3 +136,45 @@ type QuoteCache interface {
 	// after the put on its own clock): a miss is always allowed.
 	GetQuote(ctx context.Context, key string, now time.Time) ([]byte, bool, error)
 }
+
+// ApprovalStore keeps approval requests durably, so that a restart keeps
+// the pending ones, and an answer has effect once however often it comes
+// (a replayed Slack callback, a second click, the CLI and Slack at once).
+type ApprovalStore interface {
+	// CreateApproval stores p (valid, procurebot.Approval.Validate, and
+	// pending, else EINVALID) if no approval with its ID exists, and
+	// returns it with created=true; otherwise it stores nothing and
+	// returns the existing approval and created=false.
+	CreateApproval(ctx context.Context, p *procurebot.Approval) (existing *procurebot.Approval, created bool, err error)
+
+	// GetApproval returns the approval with id, or ENOTFOUND.
+	GetApproval(ctx context.Context, id string) (*procurebot.Approval, error)
+
+	// DecideApproval moves a pending approval to state (approved, rejected
+	// or expired; anything else EINVALID) at time at, by by, as a
+	// compare-and-set: if it is no longer pending it changes nothing and
+	// returns the stored approval with ECONFLICT, so that of two answers
+	// exactly one has effect. ENOTFOUND if there is no such approval.
+	DecideApproval(ctx context.Context, id string, state procurebot.ApprovalState, by string, at time.Time) (*procurebot.Approval, error)
+
+	// SetApprovalMessage records the chat message (channel, ts) that asked
+	// for approval id, in any state. ENOTFOUND if there is no such approval.
+	SetApprovalMessage(ctx context.Context, id, channel, ts string) error
+
+	// ListApprovals returns the approvals in any of states (all when none
+	// is given), ordered by Requested, then ID.
+	ListApprovals(ctx context.Context, states ...procurebot.ApprovalState) ([]procurebot.Approval, error)
+}
+
+// StateStore keeps small named values durably: the agent's checkpoint (the
+// last step it finished, the step in flight and its decision). A value is
+// durable when PutState returns nil.
+type StateStore interface {
+	// PutState stores value under key, replacing any earlier value. An
+	// empty key is EINVALID.
+	PutState(ctx context.Context, key string, value []byte) error
+
+	// GetState returns the value under key and true, or nil and false if
+	// none was ever put.
+	GetState(ctx context.Context, key string) ([]byte, bool, error)
+}

@@ -1,6 +1,6 @@
 // Package bolt is procurebot's embedded store: one bbolt file (FileName in
 // the data directory) holding the ledger, spend counters, payment intents,
-// leases and the quote cache. Every mutation is one read-write transaction,
+// leases, the quote cache, approval requests and the agent's state. Every mutation is one read-write transaction,
 // fsynced when it commits, so what a method has returned survives a crash
 // of the process (kill -9) or the machine. bbolt serialises writers, which
 // makes every check-and-set here atomic; one process at a time may open the
@@ -13,7 +13,9 @@
 // JSON), intent_states (state NUL id → empty), leases (name → holder, token,
 // expiry), lease_tokens (name → last token given), quotes (key → expiry and
 // value), quote_expiry (expiry and key → empty, to sweep expired quotes),
-// meta (schema version).
+// approvals (id → approval JSON), approval_states (state NUL id → empty),
+// state (key → value), meta (schema version). Open adds the buckets a file
+// lacks, so a file written before approvals and state existed opens as is.
 package bolt
 
 import (
@@ -54,6 +56,9 @@ const (
 	bucketLeaseTokens  = "lease_tokens"
 	bucketQuotes       = "quotes"
 	bucketQuoteExpiry  = "quote_expiry"
+	bucketApprovals    = "approvals"
+	bucketApprStates   = "approval_states"
+	bucketState        = "state"
 )
 
 // quoteSweep bounds how many expired quotes one PutQuote deletes.
@@ -67,11 +72,13 @@ type Store struct {
 
 // Compile-time checks that Store satisfies the store interfaces.
 var (
-	_ store.Ledger       = (*Store)(nil)
-	_ store.SpendCounter = (*Store)(nil)
-	_ store.IntentStore  = (*Store)(nil)
-	_ store.LeaseStore   = (*Store)(nil)
-	_ store.QuoteCache   = (*Store)(nil)
+	_ store.Ledger        = (*Store)(nil)
+	_ store.SpendCounter  = (*Store)(nil)
+	_ store.IntentStore   = (*Store)(nil)
+	_ store.LeaseStore    = (*Store)(nil)
+	_ store.QuoteCache    = (*Store)(nil)
+	_ store.ApprovalStore = (*Store)(nil)
+	_ store.StateStore    = (*Store)(nil)
 )
 
 // Open opens (creating it and its directory if needed) the store file at
@@ -94,7 +101,8 @@ func Open(path string) (*Store, error) {
 	s := &Store{db: db, path: path}
 	err = db.Update(func(tx *bbolt.Tx) error {
 		for _, name := range []string{bucketMeta, bucketLedger, bucketPayments, bucketSpend, bucketIntents,
-			bucketIntentStates, bucketLeases, bucketLeaseTokens, bucketQuotes, bucketQuoteExpiry} {
+			bucketIntentStates, bucketLeases, bucketLeaseTokens, bucketQuotes, bucketQuoteExpiry,
+			bucketApprovals, bucketApprStates, bucketState} {
 			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
@@ -329,7 +337,9 @@ func (s *Store) Spent(ctx context.Context, at time.Time, key procurebot.SpendKey
 	return procurebot.FromMicroUSD(v), nil
 }
 
-func stateKey(state procurebot.IntentState, id string) []byte {
+// stateKey is the key of id in a state index (intent_states,
+// approval_states): the state, NUL, the id.
+func stateKey[S ~string](state S, id string) []byte {
 	return []byte(string(state) + "\x00" + id)
 }
 

@@ -91,11 +91,25 @@ func TestKeysAndExpiry(t *testing.T) {
 	if err := s.PutQuote(ctx, "q", []byte("v"), time.Minute, now); err != nil {
 		t.Fatal(err)
 	}
+	a := &procurebot.Approval{ID: "a", State: procurebot.ApprovalPending, Requested: now, Expires: now.Add(time.Minute),
+		Action: procurebot.Action{ID: "a", Kind: procurebot.ActRent, Step: now, Venue: "runpod", AmountUSD: decimal.NewFromInt(1)}}
+	if _, _, err := s.CreateApproval(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetApprovalMessage(ctx, "a", "C1", "1.1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DecideApproval(ctx, "a", procurebot.ApprovalApproved, "U1", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutState(ctx, "checkpoint", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
 	keys, err := s.rdb.Keys(ctx, "*").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(keys) < 8 {
+	if len(keys) < 14 {
 		t.Errorf("only %d keys: %v", len(keys), keys)
 	}
 	for _, k := range keys {

@@ -1,6 +1,7 @@
 // Package redis is procurebot's store on Redis (go-redis/v9), for several
 // replicas sharing one ledger, one set of spend counters, the payment
-// intents, the leader lease and the quote cache.
+// intents, the leader lease, the quote cache, the approval requests and
+// the agent's state.
 //
 // Every mutation that touches more than one key, or reads before it
 // writes, is one Lua script (EVALSHA, falling back to EVAL when the server
@@ -24,7 +25,11 @@
 // total counters never expire), P:intents (hash id → intent JSON), P:intent-state (hash id →
 // state), P:intents-in:<state> (set of ids), P:lease:<name> (hash holder,
 // token, exp in Unix µs), P:lease-token:<name> (last token given),
-// P:quote:<key> (expiry and value, with a server-side PX ttl).
+// P:quote:<key> (expiry and value, with a server-side PX ttl),
+// P:approvals (hash id → request JSON, which never changes),
+// P:approval-state (hash id → state), P:approval-decision (hash id →
+// decided and by, JSON), P:approval-message (hash id → channel and ts,
+// JSON), P:approvals-in:<state> (set of ids), P:state:<key> (value).
 //
 // go-redis's automatic retries are turned off: a script retried after a
 // connection broke could run twice. An operation that fails because the
@@ -61,17 +66,20 @@ type Store struct {
 
 // Compile-time checks that Store satisfies the store interfaces.
 var (
-	_ store.Ledger       = (*Store)(nil)
-	_ store.SpendCounter = (*Store)(nil)
-	_ store.IntentStore  = (*Store)(nil)
-	_ store.LeaseStore   = (*Store)(nil)
-	_ store.QuoteCache   = (*Store)(nil)
+	_ store.Ledger        = (*Store)(nil)
+	_ store.SpendCounter  = (*Store)(nil)
+	_ store.IntentStore   = (*Store)(nil)
+	_ store.LeaseStore    = (*Store)(nil)
+	_ store.QuoteCache    = (*Store)(nil)
+	_ store.ApprovalStore = (*Store)(nil)
+	_ store.StateStore    = (*Store)(nil)
 )
 
 // scripts are the store's Lua scripts, one set per Store.
 type scripts struct {
 	append, reserve, release, createIntent, updateIntent, listIntents,
-	acquire, renew, releaseLease *goredis.Script
+	acquire, renew, releaseLease,
+	createApproval, getApproval, decideApproval, setApprovalMessage, listApprovals *goredis.Script
 }
 
 func newScripts() scripts {
@@ -80,7 +88,9 @@ func newScripts() scripts {
 		release: goredis.NewScript(luaRelease), createIntent: goredis.NewScript(luaCreateIntent),
 		updateIntent: goredis.NewScript(luaUpdateIntent), listIntents: goredis.NewScript(luaListIntents),
 		acquire: goredis.NewScript(luaAcquire), renew: goredis.NewScript(luaRenew),
-		releaseLease: goredis.NewScript(luaReleaseLease),
+		releaseLease: goredis.NewScript(luaReleaseLease), createApproval: goredis.NewScript(luaCreateApproval),
+		getApproval: goredis.NewScript(luaGetApproval), decideApproval: goredis.NewScript(luaDecideApproval),
+		setApprovalMessage: goredis.NewScript(luaSetApprovalMessage), listApprovals: goredis.NewScript(luaListApprovals),
 	}
 }
 

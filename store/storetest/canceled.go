@@ -43,6 +43,22 @@ func calls(s Store, suffix string, at time.Time) []struct {
 		{"ReleaseLease", func(ctx context.Context) error { return s.ReleaseLease(ctx, lease) }},
 		{"PutQuote", func(ctx context.Context) error { return s.PutQuote(ctx, "q"+suffix, []byte("v"), time.Hour, at) }},
 		{"GetQuote", func(ctx context.Context) error { _, _, err := s.GetQuote(ctx, "q"+suffix, at); return err }},
+		{"CreateApproval", func(ctx context.Context) error {
+			_, _, err := s.CreateApproval(ctx, approval("a"+suffix, at))
+			return err
+		}},
+		{"GetApproval", func(ctx context.Context) error { _, err := s.GetApproval(ctx, "a"+suffix); return err }},
+		{"SetApprovalMessage", func(ctx context.Context) error { return s.SetApprovalMessage(ctx, "a"+suffix, "C1", "1.1") }},
+		{"DecideApproval", func(ctx context.Context) error {
+			_, err := s.DecideApproval(ctx, "a"+suffix, procurebot.ApprovalApproved, "U1", at)
+			return err
+		}},
+		{"ListApprovals", func(ctx context.Context) error {
+			_, err := s.ListApprovals(ctx, procurebot.ApprovalPending)
+			return err
+		}},
+		{"PutState", func(ctx context.Context) error { return s.PutState(ctx, "s"+suffix, []byte("v")) }},
+		{"GetState", func(ctx context.Context) error { _, _, err := s.GetState(ctx, "s"+suffix); return err }},
 	}
 }
 
@@ -66,6 +82,9 @@ func wantNothingFrom(t testing.TB, s Store, suffix string, at time.Time) {
 		t.Errorf("lease was taken: %+v, %v", l, err)
 	}
 	wantQuote(t, s, "quote", "q"+suffix, at, nil)
+	_, err = s.GetApproval(ctx, "a"+suffix)
+	wantCode(t, "approval", err, procurebot.ENOTFOUND)
+	wantState(t, s, "state", "s"+suffix, nil)
 }
 
 func testCanceled(t *testing.T, open Opener) {

@@ -14,6 +14,10 @@ type state struct {
 	intent  *procurebot.PaymentIntent
 	lease   procurebot.Lease
 	now     time.Time // the quote's put time
+	// approval is pending with its message; checkpoint is under the
+	// state key "checkpoint".
+	approval   *procurebot.Approval
+	checkpoint []byte
 }
 
 // fill writes one of everything into s and returns what was acknowledged.
@@ -44,6 +48,12 @@ func fill(t testing.TB, s Store) state {
 	must(t, "acquire", err)
 	st.now = time.Now().UTC()
 	must(t, "put quote", s.PutQuote(ctx, "runpod/h100", []byte("2.49"), time.Hour, st.now))
+	_, _, err = s.CreateApproval(ctx, approval("restart", b))
+	must(t, "create approval", err)
+	must(t, "set approval message", s.SetApprovalMessage(ctx, "restart", "C1", "1727785800.000100"))
+	st.approval = withMessage(approval("restart", b), "C1", "1727785800.000100")
+	st.checkpoint = []byte(`{"done":"2024-10-01T12:00:00Z"}`)
+	must(t, "put state", s.PutState(ctx, "checkpoint", st.checkpoint))
 	return st
 }
 
@@ -57,7 +67,7 @@ func (st state) check(t testing.TB, s Store, what string) {
 }
 
 // checkButLedger fails the test unless s holds st's counters, intent,
-// lease and quote.
+// lease, quote, approval and state.
 func (st state) checkButLedger(t testing.TB, s Store, what string) {
 	t.Helper()
 	ctx, b := ctxT(t), base()
@@ -67,6 +77,9 @@ func (st state) checkButLedger(t testing.TB, s Store, what string) {
 	_, err := s.AcquireLease(ctx, "leader", "replica-2", time.Minute, b.Add(30*time.Second))
 	wantCode(t, what+": lease still held", err, procurebot.ECONFLICT)
 	wantQuote(t, s, what, "runpod/h100", st.now, []byte("2.49"))
+	wantApproval(t, s, what, st.approval)
+	wantApprovals(t, s, what, nil, st.approval.ID)
+	wantState(t, s, what, "checkpoint", st.checkpoint)
 }
 
 func testRestart(t *testing.T, open Opener, reopen func(testing.TB, Store) Store) {
@@ -95,6 +108,11 @@ func testRestart(t *testing.T, open Opener, reopen func(testing.TB, Store) Store
 	wantCode(t, "cap after restart", err, procurebot.ECAP)
 	// The intent moves on from where it was.
 	must(t, "send after restart", s.UpdateIntent(ctx, moved(st.intent, procurebot.IntentSent), procurebot.IntentSigned))
+	// The pending approval is answered once.
+	_, err = s.DecideApproval(ctx, st.approval.ID, procurebot.ApprovalApproved, "U1", b.Add(time.Minute))
+	must(t, "approve after restart", err)
+	_, err = s.DecideApproval(ctx, st.approval.ID, procurebot.ApprovalRejected, "U2", b.Add(2*time.Minute))
+	wantCode(t, "answer again after restart", err, procurebot.ECONFLICT)
 
 	// The holder renews with its token; fencing tokens keep growing.
 	l, err := s.RenewLease(ctx, st.lease, time.Minute, b.Add(30*time.Second))
@@ -119,6 +137,8 @@ func testRestart(t *testing.T, open Opener, reopen func(testing.TB, Store) Store
 	if e2.Seq <= e.Seq {
 		t.Errorf("seq %d after second restart, want above %d", e2.Seq, e.Seq)
 	}
+	wantApproval(t, s, "after second restart", decided(st.approval, procurebot.ApprovalApproved, "U1", b.Add(time.Minute)))
+	wantApprovals(t, s, "pending after second restart", pending())
 }
 
 func testIsolation(t *testing.T, open Opener) {
@@ -144,6 +164,18 @@ func testIsolation(t *testing.T, open Opener) {
 		t.Errorf("other store's token %d, want 1", l.Token)
 	}
 	wantQuote(t, other, "other store", "runpod/h100", time.Now(), nil)
+	_, err = other.GetApproval(ctx, "restart")
+	wantCode(t, "other store's approval", err, procurebot.ENOTFOUND)
+	wantApprovals(t, other, "other store", nil)
+	wantState(t, other, "other store", "checkpoint", nil)
+	_, created, err = other.CreateApproval(ctx, approval("restart", b.Add(time.Hour)))
+	must(t, "create approval in other store", err)
+	if !created {
+		t.Error("other store: approval not created")
+	}
+	must(t, "put state in other store", other.PutState(ctx, "checkpoint", []byte("other")))
+	wantState(t, a, "first store", "checkpoint", []byte(`{"done":"2024-10-01T12:00:00Z"}`))
+	wantApproval(t, a, "first store", withMessage(approval("restart", b), "C1", "1727785800.000100"))
 	// Same payment intent in the other ledger is fine.
 	pay := entry(procurebot.KindPayment, b.Add(time.Minute), "40")
 	must(t, "same payment in other store", other.Append(ctx, pay))

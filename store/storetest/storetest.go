@@ -1,13 +1,14 @@
 // Package storetest is the one conformance suite every procurebot store
 // passes unchanged: table tests of each method's contract (error codes
 // included), concurrency (goroutines racing on one cap, one intent ID, one
-// lease, one ledger), restart (close and reopen: everything is still there,
-// Seq continues, fencing tokens keep growing), isolation (two stores do not
-// see each other) and, for stores with a server, an outage (the server is
-// killed mid-test: every operation fails with EUNAVAILABLE naming the
-// address, nothing partial is written, and everything works again when the
-// server is back). Bench measures ledger appends and spend reservations
-// with 8 concurrent clients.
+// lease, one ledger, one approval's answer), restart (close and reopen:
+// everything is still there, Seq continues, fencing tokens keep growing,
+// pending approvals stay pending, state keeps its values), isolation (two
+// stores do not see each other) and, for stores with a server, an outage
+// (the server is killed mid-test: every operation fails with EUNAVAILABLE
+// naming the address, nothing partial is written, and everything works
+// again when the server is back). Bench measures ledger appends and spend
+// reservations with 8 concurrent clients.
 //
 // An implementation's test calls
 //
@@ -37,6 +38,8 @@ type Store interface {
 	store.IntentStore
 	store.LeaseStore
 	store.QuoteCache
+	store.ApprovalStore
+	store.StateStore
 	// Close releases the store's resources; the store is not used
 	// afterwards.
 	Close() error
@@ -87,6 +90,8 @@ func Run(t *testing.T, open Opener, hooks Hooks) {
 		{"Intents", testIntents},
 		{"Leases", testLeases},
 		{"Quotes", testQuotes},
+		{"Approvals", func(t *testing.T, open Opener) { testApprovals(t, open, hooks.Reopen) }},
+		{"State", func(t *testing.T, open Opener) { testState(t, open, hooks.Reopen) }},
 		{"Canceled", testCanceled},
 		{"Concurrency", testConcurrency},
 		{"Isolation", testIsolation},

@@ -1,6 +1,7 @@
 // Package codec holds what both store implementations share: the stored
-// form of ledger entries, payment intents and leases (JSON with explicit
-// field names, independent of the domain types' Go field names), the
+// form of ledger entries, payment intents, leases and approvals (JSON with
+// explicit field names, independent of the domain types' Go field names;
+// money as decimal strings, times in UTC), the
 // ordered ledger key, the naming of spend counters, the checking of
 // arguments, and the planning of a spend against its caps. Keeping it in
 // one place makes the bbolt and Redis stores agree on every rule the
