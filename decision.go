@@ -27,6 +27,10 @@ type Decision struct {
 	Jobs     []JobAlloc
 	SelfHost []SelfHostAlloc
 	Leased   []Money // per site (index in Scenario.Sites): GPUs leased out; nil = none
+	// NoTokens lists inference workloads (indexes in Scenario.Inference)
+	// whose tokens are not bought this step — spend policy refused them —
+	// so their share not self-hosted goes unserved. Strategies leave it nil.
+	NoTokens []int
 }
 
 // View is what a strategy may see at one step of a run, live or simulated:

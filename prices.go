@@ -4,7 +4,15 @@ package procurebot
 // cheapest row for its model among prices (in × usd_per_mtok_in + out ×
 // usd_per_mtok_out), and false when no row sells the model (DESIGN §7.7).
 func (w *Inference) TokenCostPerHour(prices []TokenPrice) (Money, bool) {
+	_, c, ok := w.TokenSeller(prices)
+	return c, ok
+}
+
+// TokenSeller returns the provider of the cheapest row for w's model (the
+// first of equal ones), its cost per hour, and false when none sells it.
+func (w *Inference) TokenSeller(prices []TokenPrice) (string, Money, bool) {
 	var best Money
+	seller := ""
 	found := false
 	for i := range prices {
 		p := &prices[i]
@@ -13,10 +21,10 @@ func (w *Inference) TokenCostPerHour(prices []TokenPrice) (Money, bool) {
 		}
 		c := w.MTokInPerHour.Mul(p.USDPerMTokIn).Add(w.MTokOutPerHour.Mul(p.USDPerMTokOut))
 		if !found || c.LessThan(best) {
-			best, found = c, true
+			best, seller, found = c, p.Provider, true
 		}
 	}
-	return best, found
+	return seller, best, found
 }
 
 // LeasePrice returns m_g of DESIGN §7.4 for book: the lowest per-GPU price

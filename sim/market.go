@@ -189,6 +189,13 @@ func (m *Market) TokenCost(w, k int) (Money, bool) {
 	return m.tokenCost[w][i], m.tokenSold[w][i]
 }
 
+// TokenSeller returns the provider of the cheapest token row for workload
+// w's model at step k ("" when none sells it).
+func (m *Market) TokenSeller(w, k int) string {
+	seller, _, _ := m.sc.Inference[w].TokenSeller(m.Tokens(k))
+	return seller
+}
+
 // LeasePrice returns m_g(k) of DESIGN §7.4: the lowest per-GPU price among
 // the book's rows of class gpu from allowed providers (spot included), and
 // false when the book has none.

@@ -8,7 +8,6 @@ package sim
 
 import (
 	"context"
-	"fmt"
 	"sort"
 	"time"
 
@@ -29,37 +28,27 @@ type Options struct {
 // market first and runs without switching losses or budget cap (§7.9).
 func Run(ctx context.Context, sc *procurebot.Scenario, ds *procurebot.Dataset, st procurebot.Strategy, opt Options) (*Result, error) {
 	began := time.Now()
-	m, err := NewMarket(sc, ds)
+	s, err := NewSession(ctx, sc, ds, st)
 	if err != nil {
 		return nil, err
 	}
-	r := newRun(sc, ds, m, st)
-	if h, ok := st.(procurebot.Hindsight); ok {
-		r.oracle = true
-		if err := h.Foresee(ctx, foresight{m}); err != nil {
-			return nil, fmt.Errorf("strategy %s: %w", st.Name(), err)
-		}
-	}
-	K := m.Steps()
-	for k := 0; k < K; k++ {
+	K := s.Steps()
+	for s.Next() < K {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		r.clock.Set(sc.StepTime(k))
-		d, err := st.Decide(ctx, &view{r: r, k: k})
+		d, err := s.Decide(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("strategy %s, step %d (%s): %w", st.Name(), k,
-				sc.StepTime(k).Format(time.RFC3339), err)
+			return nil, err
 		}
-		if err := r.apply(k, d); err != nil {
-			return nil, fmt.Errorf("strategy %s, step %d (%s): %w", st.Name(), k,
-				sc.StepTime(k).Format(time.RFC3339), err)
+		if _, err := s.Apply(d); err != nil {
+			return nil, err
 		}
 		if opt.Progress != nil {
-			opt.Progress(k+1, K)
+			opt.Progress(s.Next(), K)
 		}
 	}
-	res := r.finish()
+	res := s.Result()
 	res.Elapsed = time.Since(began)
 	return res, nil
 }
@@ -114,6 +103,15 @@ type stepCost struct {
 	venueGPUs                                 []map[venueKey]int
 	venues                                    []VenueUse
 	leasedTotal                               Money
+
+	// Per-venue breakdown, for the agent's payments and ledger (Bill).
+	rentals  []Charge // per (provider, job), in order of first use
+	energyBy []Money  // per site
+	otherBy  []Money  // per site
+	incomeBy []Money  // per site: lease income
+	leasedBy []Money  // per site: GPUs leased
+	tokensBy []Money  // per inference workload
+	sellers  []string // per inference workload: who sold the tokens
 }
 
 func (c *stepCost) gross() Money {
@@ -139,7 +137,10 @@ func (r *run) priceStep(k int, d procurebot.Decision, blocked bool) (*stepCost, 
 	h := m.h
 	book := m.Book(k)
 	nS := len(sc.Sites)
-	c := &stepCost{delivered: make([]Money, len(sc.Jobs)), venueGPUs: make([]map[venueKey]int, len(sc.Jobs))}
+	c := &stepCost{delivered: make([]Money, len(sc.Jobs)), venueGPUs: make([]map[venueKey]int, len(sc.Jobs)),
+		energyBy: make([]Money, nS), otherBy: make([]Money, nS), incomeBy: make([]Money, nS), leasedBy: make([]Money, nS),
+		tokensBy: make([]Money, len(sc.Inference)), sellers: make([]string, len(sc.Inference))}
+	rentIdx := map[[2]string]int{}
 
 	jobOnSite := make([]int, nS)
 	selfOnSite := make([]Money, nS)
@@ -204,7 +205,21 @@ func (r *run) priceStep(k int, d procurebot.Decision, blocked bool) (*stepCost, 
 		if rowUse[a.Offer] > sc.Market.MaxGPUsPerOffer {
 			return nil, procurebot.Errorf(procurebot.EINTERNAL, "offer %d (%s) over max_gpus_per_offer: %d", a.Offer, o.Provider, rowUse[a.Offer])
 		}
-		c.rental = c.rental.Add(o.PerGPU.Mul(decimal.NewFromInt(int64(a.GPUs))).Mul(h))
+		cost := o.PerGPU.Mul(decimal.NewFromInt(int64(a.GPUs))).Mul(h)
+		c.rental = c.rental.Add(cost)
+		rk := [2]string{o.Provider, job.ID}
+		i, ok := rentIdx[rk]
+		if !ok {
+			i = len(c.rentals)
+			rentIdx[rk] = i
+			c.rentals = append(c.rentals, Charge{Venue: o.Provider, Job: job.ID, GPU: job.GPU})
+		}
+		ch := &c.rentals[i]
+		ch.GPUs = ch.GPUs.Add(decimal.NewFromInt(int64(a.GPUs)))
+		ch.AmountUSD = ch.AmountUSD.Add(cost)
+		if ch.MaxUSDPerGPUHour.LessThan(o.PerGPU) {
+			ch.MaxUSDPerGPUHour = o.PerGPU
+		}
 		vk := venueKey{site: -1, provider: o.Provider}
 		c.venueGPUs[a.Job][vk] += a.GPUs
 		if spot && m.Preempted(o.Provider, o.GPU, k) {
@@ -234,6 +249,13 @@ func (r *run) priceStep(k int, d procurebot.Decision, blocked bool) (*stepCost, 
 		selfOnSite[a.Site] = selfOnSite[a.Site].Add(a.GPUs)
 		served[a.Workload] = served[a.Workload].Add(a.GPUs.Mul(inf.SelfHost.MTokPerGPUHour))
 	}
+	noTokens := make([]bool, len(sc.Inference))
+	for _, w := range d.NoTokens {
+		if w < 0 || w >= len(sc.Inference) {
+			return nil, procurebot.Errorf(procurebot.EINTERNAL, "no-tokens workload %d out of range", w)
+		}
+		noTokens[w] = true
+	}
 	for w := range sc.Inference {
 		inf := &sc.Inference[w]
 		demand := inf.MTokInPerHour.Add(inf.MTokOutPerHour) // Mtok per hour
@@ -246,8 +268,11 @@ func (r *run) priceStep(k int, d procurebot.Decision, blocked bool) (*stepCost, 
 			continue
 		}
 		cost, sold := m.TokenCost(w, k)
-		if sold && !blocked {
-			c.inference = c.inference.Add(cost.Mul(rest).Mul(h))
+		if sold && !blocked && !noTokens[w] {
+			amt := cost.Mul(rest).Mul(h)
+			c.inference = c.inference.Add(amt)
+			c.tokensBy[w] = amt
+			c.sellers[w] = m.TokenSeller(w, k)
 		} else {
 			c.unserved = c.unserved.Add(demand.Mul(rest).Mul(h))
 		}
@@ -288,8 +313,11 @@ func (r *run) priceStep(k int, d procurebot.Decision, blocked bool) (*stepCost, 
 		if !site.Curtailable {
 			powered = gpus
 		}
-		c.energy = c.energy.Add(powered.Mul(e).Mul(h))
-		c.other = c.other.Add(active.Mul(site.OtherUSDPerGPUHour).Mul(h))
+		c.energyBy[s] = powered.Mul(e).Mul(h)
+		c.otherBy[s] = active.Mul(site.OtherUSDPerGPUHour).Mul(h)
+		c.incomeBy[s], c.leasedBy[s] = income, leased
+		c.energy = c.energy.Add(c.energyBy[s])
+		c.other = c.other.Add(c.otherBy[s])
 		c.revenue = c.revenue.Add(income)
 		c.leased = c.leased.Add(leased.Mul(h))
 		c.leasedTotal = c.leasedTotal.Add(leased)
@@ -342,17 +370,20 @@ func (r *run) priceStep(k int, d procurebot.Decision, blocked bool) (*stepCost, 
 	return c, nil
 }
 
-// apply prices d for step k, enforces the budget (§7.10) and commits it.
-func (r *run) apply(k int, d procurebot.Decision) error {
+// apply prices d for step k, enforces the budget (§7.10) and commits it,
+// returning what the step cost and whether the budget blocked it.
+func (r *run) apply(k int, d procurebot.Decision) (*stepCost, bool, error) {
 	c, err := r.price(k, d)
 	if err != nil {
-		return err
+		return nil, false, err
 	}
+	blocked := false
 	if b := r.sc.BudgetUSD; b != nil && !r.oracle && r.spent.Add(c.gross()).GreaterThan(*b) {
 		r.res.BudgetBinding = true
+		blocked = true
 		d = procurebot.Decision{}
 		if c, err = r.priceStep(k, d, true); err != nil {
-			return err
+			return nil, false, err
 		}
 	}
 	res := r.res
@@ -386,7 +417,7 @@ func (r *run) apply(k int, d procurebot.Decision) error {
 	res.Steps = append(res.Steps, StepRecord{Time: r.sc.StepTime(k), Cost: c.total(), Venues: c.venues, Leased: c.leasedTotal})
 	res.Decisions++
 	r.prev = d
-	return nil
+	return c, blocked, nil
 }
 
 // finish closes the books: totals, per-job outcomes, budget flag.
