@@ -46,6 +46,18 @@ func (s *Session) Next() int { return s.k }
 // Time is the start of step k.
 func (s *Session) Time(k int) time.Time { return s.r.sc.StepTime(k) }
 
+// Scenario is the scenario being run (read-only).
+func (s *Session) Scenario() *procurebot.Scenario { return s.r.sc }
+
+// BookNow is the GPU book in force at the next step (what JobAlloc.Offer
+// indexes).
+func (s *Session) BookNow() []procurebot.Offer {
+	if s.k >= s.Steps() {
+		return nil
+	}
+	return s.r.m.Book(s.k)
+}
+
 // Clock is the session's virtual clock: it reads the start of the step
 // being decided.
 func (s *Session) Clock() *VirtualClock { return s.r.clock }

@@ -1,0 +1,205 @@
+package agent_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/procurebot/procurebot"
+	"github.com/procurebot/procurebot/agent"
+	"github.com/procurebot/procurebot/policy"
+	"github.com/procurebot/procurebot/providers/csv"
+	"github.com/procurebot/procurebot/sampledata"
+	"github.com/procurebot/procurebot/scenario"
+	"github.com/procurebot/procurebot/sim"
+	"github.com/procurebot/procurebot/store/bolt"
+	"github.com/procurebot/procurebot/strategy"
+)
+
+var (
+	dsOnce sync.Once
+	ds     *procurebot.Dataset
+)
+
+func dataset(t *testing.T) *procurebot.Dataset {
+	t.Helper()
+	dsOnce.Do(func() {
+		var err error
+		if ds, err = csv.LoadFS(sampledata.FS()); err != nil {
+			t.Fatal(err)
+		}
+	})
+	return ds
+}
+
+func loadScenario(t *testing.T) *procurebot.Scenario {
+	t.Helper()
+	sc, err := scenario.Load(filepath.Join("testdata", "three-days.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.ValidateData(dataset(t)); err != nil {
+		t.Fatal(err)
+	}
+	return sc
+}
+
+// recording wraps a strategy and keeps every decision it returns.
+type recording struct {
+	procurebot.Strategy
+	got []procurebot.Decision
+}
+
+func (r *recording) Decide(ctx context.Context, v procurebot.View) (procurebot.Decision, error) {
+	d, err := r.Strategy.Decide(ctx, v)
+	r.got = append(r.got, d)
+	return d, err
+}
+
+type world struct {
+	store  *bolt.Store
+	sess   *sim.Session
+	rec    *recording
+	agent  *agent.Agent
+	policy *policy.Policy
+	logs   *bytes.Buffer
+}
+
+func newWorld(t *testing.T, path string, pcfg policy.Config, payer agent.Payer, cfg agent.Config) *world {
+	t.Helper()
+	st, err := bolt.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	rec := &recording{Strategy: strategy.NewArbitrage()}
+	sess, err := sim.NewSession(context.Background(), loadScenario(t), dataset(t), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := policy.New(pcfg, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &bytes.Buffer{}
+	if cfg.RunID == "" {
+		cfg.RunID = "test"
+	}
+	a, err := agent.New(cfg, agent.Deps{Market: sess, Policy: pol, Ledger: st, State: st, Approvals: st, Payer: payer, Log: zerolog.New(logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &world{store: st, sess: sess, rec: rec, agent: a, policy: pol, logs: logs}
+}
+
+// totals sums the ledger by kind.
+func totals(t *testing.T, st *bolt.Store) map[procurebot.EntryKind]procurebot.Money {
+	t.Helper()
+	es, err := st.List(context.Background(), procurebot.LedgerFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[procurebot.EntryKind]procurebot.Money{}
+	for _, e := range es {
+		out[e.Kind] = out[e.Kind].Add(e.AmountUSD)
+	}
+	return out
+}
+
+// TestSharedPath runs one scenario through the backtest and through the
+// agent (simulated clock and venues, permissive policy): the decisions are
+// the same step by step, and the ledger's totals are the backtest's.
+func TestSharedPath(t *testing.T) {
+	ctx := context.Background()
+	back := &recording{Strategy: strategy.NewArbitrage()}
+	want, err := sim.Run(ctx, loadScenario(t), dataset(t), back, sim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWorld(t, filepath.Join(t.TempDir(), "p.db"), policy.Config{}, nil, agent.Config{})
+	if err := w.agent.Run(ctx); err != nil {
+		t.Fatalf("%v\n%s", err, w.logs)
+	}
+	if len(w.rec.got) != len(back.got) || len(back.got) != 72 {
+		t.Fatalf("%d agent decisions, %d backtest decisions, want 72", len(w.rec.got), len(back.got))
+	}
+	for k := range back.got {
+		a, _ := json.Marshal(w.rec.got[k])
+		b, _ := json.Marshal(back.got[k])
+		if !bytes.Equal(a, b) {
+			t.Fatalf("step %d: agent decided %s, backtest %s", k, a, b)
+		}
+	}
+	got := totals(t, w.store)
+	for _, c := range []struct {
+		kind procurebot.EntryKind
+		want procurebot.Money
+	}{
+		{procurebot.KindRental, want.RentalCostUSD}, {procurebot.KindEnergy, want.EnergyCostUSD},
+		{procurebot.KindInference, want.InferenceCostUSD}, {procurebot.KindLeaseIncome, want.RevenueUSD},
+	} {
+		if !got[c.kind].Equal(c.want) {
+			t.Errorf("ledger %s total %s, backtest %s", c.kind, got[c.kind], c.want)
+		}
+	}
+	if want.RentalCostUSD.Sign() <= 0 || want.EnergyCostUSD.Sign() <= 0 || want.InferenceCostUSD.Sign() <= 0 {
+		t.Errorf("the scenario should exercise rentals, energy and tokens: %+v", want)
+	}
+	t.Logf("backtest and agent: rental %s energy %s tokens %s lease income %s", got[procurebot.KindRental], got[procurebot.KindEnergy],
+		got[procurebot.KindInference], got[procurebot.KindLeaseIncome])
+}
+
+// TestPolicyBelowPlanner gives the planner caps it wants to break every
+// hour: nothing over a cap reaches the ledger, the refused actions are
+// dropped from the decision (not retried around the cap) and counted.
+func TestPolicyBelowPlanner(t *testing.T) {
+	pcfg, err := policy.Parse("p.yaml", []byte(`
+policy:
+  caps: {hour: "3"}
+  providers:
+    default: {day: "20"}
+  max_usd_per_gpu_hour: {H100: "2.00"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWorld(t, filepath.Join(t.TempDir(), "p.db"), pcfg, nil, agent.Config{})
+	if err := w.agent.Run(context.Background()); err != nil {
+		t.Fatalf("%v\n%s", err, w.logs)
+	}
+	es, err := w.store.List(context.Background(), procurebot.LedgerFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	perHour := map[string]procurebot.Money{}
+	perDay := map[string]procurebot.Money{}
+	for _, e := range es {
+		if e.Kind == procurebot.KindLeaseIncome || e.AmountUSD.Sign() <= 0 {
+			continue
+		}
+		h := e.Time.Format("2006-01-02T15")
+		perHour[h] = perHour[h].Add(e.AmountUSD)
+		d := e.Venue + "|" + e.Time.Format("2006-01-02")
+		perDay[d] = perDay[d].Add(e.AmountUSD)
+	}
+	for h, m := range perHour {
+		if m.GreaterThan(procurebot.NewMoneyFrac(3, 1)) {
+			t.Errorf("hour %s spent %s > the 3 USD cap", h, m)
+		}
+	}
+	for d, m := range perDay {
+		if m.GreaterThan(procurebot.NewMoneyFrac(20, 1)) {
+			t.Errorf("%s spent %s > the 20 USD provider day cap", d, m)
+		}
+	}
+	refusals := testutilCount(t, w.agent.Metrics(), "procurebot_policy_refusals_total")
+	if refusals == 0 {
+		t.Fatal("the planner never hit a cap: the test proves nothing")
+	}
+	t.Logf("%d actions refused; %d hours with spend, none over a cap", refusals, len(perHour))
+}
