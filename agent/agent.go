@@ -123,6 +123,9 @@ type Config struct {
 	// Speed is the wall time between steps (paper mode); zero runs flat
 	// out.
 	Speed time.Duration
+	// StepTimeout bounds one step (default 2 min): payments waiting on an
+	// unreachable chain give up, and the step is finished on restart.
+	StepTimeout time.Duration
 }
 
 // Agent runs the loop. Build with New; Run it once.
@@ -263,7 +266,13 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		k := a.market.Next()
 		inFlight := c.InFlight && c.Next == k
-		if err := a.Step(ctx, inFlight); err != nil {
+		// A stop (SIGTERM) lets the step in flight finish: it runs on a
+		// context that is not cancelled with ctx, bounded in time; if it
+		// cannot finish, its decision is journalled and a restart ends it.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.stepTimeout())
+		err := a.Step(sctx, inFlight)
+		cancel()
+		if err != nil {
 			return err
 		}
 		c = cursor{Next: k + 1}
@@ -275,6 +284,13 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.log.Info().Int("steps", a.market.Steps()).Msg("run complete")
 	return nil
+}
+
+func (a *Agent) stepTimeout() time.Duration {
+	if a.cfg.StepTimeout > 0 {
+		return a.cfg.StepTimeout
+	}
+	return 2 * time.Minute
 }
 
 // Step does the market's next step: plan, policy, approvals, then (the

@@ -26,6 +26,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/procurebot/procurebot"
+	"github.com/procurebot/procurebot/approvals/slack"
+	"github.com/procurebot/procurebot/policy"
 	"github.com/procurebot/procurebot/providers/feed"
 	"github.com/procurebot/procurebot/providers/venues"
 )
@@ -36,6 +38,17 @@ type Config struct {
 	Providers venues.Config `yaml:"providers"`
 	// Feed tunes polling and the outlier guard.
 	Feed Feed `yaml:"feed"`
+	// Policy is the hard spend policy of `run` (caps, allowlists, price
+	// limits, wallet reserve, approval thresholds).
+	Policy *policy.Config `yaml:"policy"`
+	// Approvals configures where approval requests go.
+	Approvals Approvals `yaml:"approvals"`
+}
+
+// Approvals is the approvals section.
+type Approvals struct {
+	// Slack posts requests with Approve / Reject buttons.
+	Slack *slack.Config `yaml:"slack"`
 }
 
 // Feed is the feed section.
@@ -69,7 +82,15 @@ func Parse(name string, data []byte) (*Config, error) {
 
 // Validate checks the sections that can be checked without building them.
 func (c *Config) Validate() error {
-	return c.Feed.Guard.Validate()
+	if err := c.Feed.Guard.Validate(); err != nil {
+		return err
+	}
+	if c.Policy != nil {
+		if err := c.Policy.Validate(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // yamlMessage turns yaml.v3's "yaml: unmarshal errors:\n  line 3: field x

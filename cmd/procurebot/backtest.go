@@ -91,6 +91,48 @@ flag), 1 anything else.`,
 	return cmd
 }
 
+// loadInputs loads the data directory (default: the embedded sample) and
+// the scenario (default: the embedded example) and checks one against the
+// other.
+func loadInputs(data, scenarioFile string, log zerolog.Logger) (*procurebot.Scenario, *procurebot.Dataset, error) {
+	began := time.Now()
+	var ds *procurebot.Dataset
+	var err error
+	if data == "" {
+		ds, err = csvdata.LoadFS(sampledata.FS())
+	} else {
+		ds, err = csvdata.Load(data)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	log.Info().Str("data", orDefault(data, "embedded sample")).Int("gpu_snapshots", len(ds.GPU)).
+		Int("token_snapshots", len(ds.Tokens)).Strs("markets", ds.Markets()).
+		Dur("load", time.Since(began)).Msg("data loaded")
+	var sc *procurebot.Scenario
+	if scenarioFile == "" {
+		sc, err = scenario.Parse("example.yaml (embedded)", exampleScenario)
+	} else {
+		sc, err = scenario.Load(scenarioFile)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := sc.ValidateData(ds); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", orDefault(scenarioFile, "example.yaml (embedded)"), err)
+	}
+	log.Info().Str("scenario", orDefault(scenarioFile, "example.yaml (embedded)")).Time("start", sc.Start).
+		Time("end", sc.End).Int("steps", sc.Steps()).Int("sites", len(sc.Sites)).Int("jobs", len(sc.Jobs)).
+		Msg("scenario loaded")
+	return sc, ds, nil
+}
+
+// defaultArbitrage is the arbitrage strategy with the backtest's default
+// flags.
+func defaultArbitrage() backtestFlags {
+	return backtestFlags{forecast: "hod", margin: 0.01, gpuForecast: "median", persistence: 0.6, window: 14}
+}
+
 // newStrategy returns the strategy called name.
 func newStrategy(name string, f backtestFlags) (procurebot.Strategy, error) {
 	switch name {
@@ -158,36 +200,10 @@ func runBacktest(ctx context.Context, f backtestFlags, stdout, stderr io.Writer)
 		strats[i] = s
 	}
 
-	began := time.Now()
-	var ds *procurebot.Dataset
-	var err error
-	if f.data == "" {
-		ds, err = csvdata.LoadFS(sampledata.FS())
-	} else {
-		ds, err = csvdata.Load(f.data)
-	}
+	sc, ds, err := loadInputs(f.data, f.scenario, log)
 	if err != nil {
 		return err
 	}
-	log.Info().Str("data", orDefault(f.data, "embedded sample")).Int("gpu_snapshots", len(ds.GPU)).
-		Int("token_snapshots", len(ds.Tokens)).Strs("markets", ds.Markets()).
-		Dur("load", time.Since(began)).Msg("data loaded")
-
-	var sc *procurebot.Scenario
-	if f.scenario == "" {
-		sc, err = scenario.Parse("example.yaml (embedded)", exampleScenario)
-	} else {
-		sc, err = scenario.Load(f.scenario)
-	}
-	if err != nil {
-		return err
-	}
-	if err := sc.ValidateData(ds); err != nil {
-		return fmt.Errorf("%s: %w", orDefault(f.scenario, "example.yaml (embedded)"), err)
-	}
-	log.Info().Str("scenario", orDefault(f.scenario, "example.yaml (embedded)")).Time("start", sc.Start).
-		Time("end", sc.End).Int("steps", sc.Steps()).Int("sites", len(sc.Sites)).Int("jobs", len(sc.Jobs)).
-		Msg("scenario loaded")
 
 	// The report compares against the oracle: run it too when asked for one.
 	if f.report != "" && !contains(names, "oracle") {

@@ -82,5 +82,6 @@ to the cheapest seller. "backtest" proves it on recorded price history.`,
 	root.AddCommand(newWalletCmd(stdout, stderr))
 	root.AddCommand(newQuotesCmd(stdout, stderr))
 	root.AddCommand(newRecordCmd(stdout, stderr))
+	root.AddCommand(newRunCmd(stdout, stderr))
 	return root
 }
