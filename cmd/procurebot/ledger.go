@@ -5,15 +5,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"github.com/spf13/cobra"
 
 	"github.com/procurebot/procurebot"
-	"github.com/procurebot/procurebot/store/bolt"
+	"github.com/procurebot/procurebot/agent"
 )
 
 // defaultDataDir is where the bot keeps its store when --data-dir is not
@@ -81,18 +85,6 @@ func parseFlagTime(flag, v string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-// ledgerJSON is one entry of `ledger --json` (DESIGN §8).
-type ledgerJSON struct {
-	Seq       uint64 `json:"seq"`
-	Time      string `json:"time"`
-	Kind      string `json:"kind"`
-	AmountUSD string `json:"amount_usd"`
-	Venue     string `json:"venue"`
-	IntentID  string `json:"intent_id,omitempty"`
-	TxHash    string `json:"tx_hash,omitempty"`
-	Note      string `json:"note,omitempty"`
-}
-
 func runLedger(ctx context.Context, f ledgerFlags, stdout io.Writer) error {
 	var filter procurebot.LedgerFilter
 	var err error
@@ -113,26 +105,16 @@ func runLedger(ctx context.Context, f ledgerFlags, stdout io.Writer) error {
 		}
 		filter.Kinds = append(filter.Kinds, procurebot.EntryKind(k))
 	}
-	path := filepath.Join(f.dataDir, bolt.FileName)
-	if _, err := os.Stat(path); err != nil {
-		return &procurebot.Error{Code: procurebot.EINVALID, Message: fmt.Sprintf("--data-dir %s: no store there (%s)", f.dataDir, bolt.FileName), Err: err}
-	}
-	st, err := bolt.Open(path)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	entries, err := st.List(ctx, filter)
+	entries, err := ledgerEntries(ctx, f.dataDir, filter)
 	if err != nil {
 		return err
 	}
 	if f.json {
 		out := struct {
-			Entries []ledgerJSON `json:"entries"`
-		}{Entries: []ledgerJSON{}}
+			Entries []agent.LedgerJSON `json:"entries"`
+		}{Entries: []agent.LedgerJSON{}}
 		for _, e := range entries {
-			out.Entries = append(out.Entries, ledgerJSON{Seq: e.Seq, Time: e.Time.UTC().Format(time.RFC3339), Kind: string(e.Kind),
-				AmountUSD: e.AmountUSD.String(), Venue: e.Venue, IntentID: e.IntentID, TxHash: e.TxHash, Note: e.Note})
+			out.Entries = append(out.Entries, agent.ToLedgerJSON(e))
 		}
 		return json.NewEncoder(stdout).Encode(out)
 	}
@@ -143,4 +125,45 @@ func runLedger(ctx context.Context, f ledgerFlags, stdout io.Writer) error {
 			e.AmountUSD.String(), e.Venue, e.IntentID, e.TxHash, e.Note)
 	}
 	return tw.Flush()
+}
+
+// ledgerEntries reads the ledger of dataDir: through the running bot's
+// admin API when a bot holds the store, else from the store file.
+func ledgerEntries(ctx context.Context, dataDir string, filter procurebot.LedgerFilter) ([]procurebot.LedgerEntry, error) {
+	q := url.Values{}
+	if !filter.Since.IsZero() {
+		q.Set("since", filter.Since.Format(time.RFC3339Nano))
+	}
+	if !filter.Until.IsZero() {
+		q.Set("until", filter.Until.Format(time.RFC3339Nano))
+	}
+	for _, k := range filter.Kinds {
+		q.Add("kind", string(k))
+	}
+	if filter.Limit > 0 {
+		q.Set("limit", strconv.Itoa(filter.Limit))
+	}
+	var out struct {
+		Entries []agent.LedgerJSON `json:"entries"`
+	}
+	ok, err := apiCall(ctx, dataDir, http.MethodGet, "/api/ledger?"+q.Encode(), nil, &out)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		entries := make([]procurebot.LedgerEntry, 0, len(out.Entries))
+		for _, e := range out.Entries {
+			t, _ := time.Parse(time.RFC3339, e.Time)
+			amt, _ := decimal.NewFromString(e.AmountUSD)
+			entries = append(entries, procurebot.LedgerEntry{Seq: e.Seq, Time: t, Kind: procurebot.EntryKind(e.Kind), AmountUSD: amt,
+				Venue: e.Venue, IntentID: e.IntentID, TxHash: e.TxHash, Note: e.Note})
+		}
+		return entries, nil
+	}
+	st, err := openStore(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	return st.List(ctx, filter)
 }

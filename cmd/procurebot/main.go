@@ -83,5 +83,6 @@ to the cheapest seller. "backtest" proves it on recorded price history.`,
 	root.AddCommand(newQuotesCmd(stdout, stderr))
 	root.AddCommand(newRecordCmd(stdout, stderr))
 	root.AddCommand(newRunCmd(stdout, stderr))
+	root.AddCommand(newApprovalsCmd(stdout))
 	return root
 }
