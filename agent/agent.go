@@ -18,6 +18,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -216,8 +217,17 @@ func (a *Agent) putCursor(ctx context.Context, c cursor) error {
 
 func (a *Agent) decisionKey(k int) string { return a.key("decision", strconv.Itoa(k)) }
 
-func (a *Agent) loadDecision(ctx context.Context, k int) (procurebot.Decision, error) {
-	var d procurebot.Decision
+// stepRecord is what the checkpoint keeps of a step before carrying it
+// out: the decision policy left, and the charges policy refused that the
+// decision cannot avoid (a site that cannot be curtailed draws power):
+// recorded in the ledger as owed, not paid.
+type stepRecord struct {
+	procurebot.Decision
+	Owed []string `json:"owed,omitempty"`
+}
+
+func (a *Agent) loadDecision(ctx context.Context, k int) (stepRecord, error) {
+	var d stepRecord
 	b, ok, err := a.state.GetState(ctx, a.decisionKey(k))
 	if err != nil {
 		return d, err
@@ -254,7 +264,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if _, err := a.market.Apply(d); err != nil {
+			if _, err := a.market.Apply(d.Decision); err != nil {
 				return fmt.Errorf("agent: re-applying step %d: %w", k, err)
 			}
 		}
@@ -306,7 +316,7 @@ func (a *Agent) Step(ctx context.Context, inFlight bool) error {
 	if err != nil {
 		return err
 	}
-	var d procurebot.Decision
+	var d stepRecord
 	if inFlight {
 		if d, err = a.loadDecision(ctx, k); err != nil {
 			return err
@@ -328,11 +338,11 @@ func (a *Agent) Step(ctx context.Context, inFlight bool) error {
 		}
 	}
 	a.metrics.DecisionSeconds.Observe(time.Since(began).Seconds())
-	bill, err := a.market.Apply(d)
+	bill, err := a.market.Apply(d.Decision)
 	if err != nil {
 		return err
 	}
-	if err := a.settle(ctx, bill, log); err != nil {
+	if err := a.settle(ctx, bill, d.Owed, log); err != nil {
 		return err
 	}
 	if err := a.putCursor(ctx, cursor{Next: k + 1}); err != nil {
@@ -346,19 +356,13 @@ func (a *Agent) Step(ctx context.Context, inFlight bool) error {
 	return nil
 }
 
-// actions turns a bill into the step's actions, in a fixed order.
+// actions turns a bill into the step's actions, in the order policy
+// admits them: energy first (power already drawn is the least avoidable
+// charge), then tokens, then rentals, then lease income.
 func (a *Agent) actions(b *sim.Bill) []procurebot.Action {
 	var out []procurebot.Action
 	id := func(kind procurebot.ActionKind, venue, subject string) string {
 		return fmt.Sprintf("%s/%d/%s/%s/%s", a.cfg.RunID, b.Step, kind, venue, subject)
-	}
-	for _, c := range b.Rentals {
-		out = append(out, procurebot.Action{ID: id(procurebot.ActRent, c.Venue, c.Job), Kind: procurebot.ActRent, Step: b.Time, Hours: b.Hours,
-			Venue: c.Venue, Job: c.Job, GPU: c.GPU, GPUs: c.GPUs, USDPerGPUHour: c.MaxUSDPerGPUHour, AmountUSD: c.AmountUSD})
-	}
-	for _, c := range b.Tokens {
-		out = append(out, procurebot.Action{ID: id(procurebot.ActTokens, c.Venue, c.Job), Kind: procurebot.ActTokens, Step: b.Time, Hours: b.Hours,
-			Venue: c.Venue, Job: c.Job, AmountUSD: c.AmountUSD})
 	}
 	for _, c := range b.Energy {
 		if c.AmountUSD.Sign() <= 0 {
@@ -366,6 +370,14 @@ func (a *Agent) actions(b *sim.Bill) []procurebot.Action {
 		}
 		out = append(out, procurebot.Action{ID: id(procurebot.ActEnergy, c.Venue, c.Site), Kind: procurebot.ActEnergy, Step: b.Time, Hours: b.Hours,
 			Venue: c.Venue, Site: c.Site, GPU: c.GPU, AmountUSD: c.AmountUSD})
+	}
+	for _, c := range b.Tokens {
+		out = append(out, procurebot.Action{ID: id(procurebot.ActTokens, c.Venue, c.Job), Kind: procurebot.ActTokens, Step: b.Time, Hours: b.Hours,
+			Venue: c.Venue, Job: c.Job, AmountUSD: c.AmountUSD})
+	}
+	for _, c := range b.Rentals {
+		out = append(out, procurebot.Action{ID: id(procurebot.ActRent, c.Venue, c.Job), Kind: procurebot.ActRent, Step: b.Time, Hours: b.Hours,
+			Venue: c.Venue, Job: c.Job, GPU: c.GPU, GPUs: c.GPUs, USDPerGPUHour: c.MaxUSDPerGPUHour, AmountUSD: c.AmountUSD})
 	}
 	for _, c := range b.Leases {
 		out = append(out, procurebot.Action{ID: id(procurebot.ActLease, c.Venue, c.Site), Kind: procurebot.ActLease, Step: b.Time, Hours: b.Hours,
@@ -384,20 +396,23 @@ func grantKey(x *procurebot.Action) string {
 // decision is dropped; the decision is re-priced until every action left
 // is admitted, and each admitted reservation is trimmed to what the final
 // decision spends.
-func (a *Agent) dispose(ctx context.Context, d procurebot.Decision, log zerolog.Logger) (procurebot.Decision, error) {
+func (a *Agent) dispose(ctx context.Context, d procurebot.Decision, log zerolog.Logger) (stepRecord, error) {
 	held := map[string]policy.Reservation{}
+	refusedOnce := map[string]bool{}
+	var owed []string
+	fail := func(err error) (stepRecord, error) { return stepRecord{Decision: d}, err }
 	pending, err := a.pendingGrants(ctx)
 	if err != nil {
-		return d, err
+		return fail(err)
 	}
 	granted, err := a.grants(ctx)
 	if err != nil {
-		return d, err
+		return fail(err)
 	}
 	for round := 0; ; round++ {
 		bill, err := a.market.Quote(d)
 		if err != nil {
-			return d, err
+			return fail(err)
 		}
 		acts := a.actions(bill)
 		var refused []procurebot.Action
@@ -407,18 +422,29 @@ func (a *Agent) dispose(ctx context.Context, d procurebot.Decision, log zerolog.
 				a.metrics.Actions.WithLabelValues(string(x.Kind), x.Venue, "done").Inc()
 				continue
 			}
+			if refusedOnce[x.ID] {
+				// Dropping its part did not remove it: a site that cannot
+				// be curtailed still draws power. Owed, not paid.
+				if !slices.Contains(owed, x.ID) {
+					owed = append(owed, x.ID)
+					a.metrics.Actions.WithLabelValues(string(x.Kind), x.Venue, "owed").Inc()
+					log.Error().Str("action", x.ID).Str("amount_usd", x.AmountUSD.String()).Msg("policy refused a charge the fleet cannot avoid: recorded as owed, not paid")
+				}
+				continue
+			}
 			if r, ok := held[x.ID]; ok && !x.AmountUSD.GreaterThan(r.Amount()) {
 				continue
 			} else if ok {
 				if err := r.Release(ctx); err != nil {
-					return d, err
+					return fail(err)
 				}
 				delete(held, x.ID)
 			}
 			if a.policy.NeedsApproval(x) && !covered(granted[grantKey(x)], x) {
 				if err := a.requestApproval(ctx, x, pending, log); err != nil {
-					return d, err
+					return fail(err)
 				}
+				refusedOnce[x.ID] = true
 				a.metrics.Actions.WithLabelValues(string(x.Kind), x.Venue, "awaiting_approval").Inc()
 				refused = append(refused, *x)
 				continue
@@ -427,8 +453,9 @@ func (a *Agent) dispose(ctx context.Context, d procurebot.Decision, log zerolog.
 			if err != nil {
 				ref, ok := policy.AsRefusal(err)
 				if !ok {
-					return d, err
+					return fail(err)
 				}
+				refusedOnce[x.ID] = true
 				a.metrics.Refusals.WithLabelValues(ref.Rule).Inc()
 				a.metrics.Actions.WithLabelValues(string(x.Kind), x.Venue, "refused").Inc()
 				log.Warn().Str("action", x.ID).Str("rule", ref.Rule).Str("amount_usd", x.AmountUSD.String()).Str("reason", ref.Error()).Msg("policy refused action")
@@ -450,20 +477,20 @@ func (a *Agent) dispose(ctx context.Context, d procurebot.Decision, log zerolog.
 					continue
 				}
 				if err := r.Release(ctx); err != nil {
-					return d, err
+					return fail(err)
 				}
 				if ok && amt.Sign() > 0 {
 					x := findAction(acts, id)
 					if _, err := a.policy.Admit(ctx, x, x.Step); err != nil {
-						return d, fmt.Errorf("agent: re-admitting %s at its final %s USD: %w", id, amt, err)
+						return fail(fmt.Errorf("agent: re-admitting %s at its final %s USD: %w", id, amt, err))
 					}
 					a.metrics.Actions.WithLabelValues(kindOf(id), venueOf(id), "admitted").Inc()
 				}
 			}
-			return d, nil
+			return stepRecord{Decision: d, Owed: owed}, nil
 		}
 		if round > 8 {
-			return d, procurebot.Errorf(procurebot.EINTERNAL, "agent: decision still refused after %d rounds", round)
+			return fail(procurebot.Errorf(procurebot.EINTERNAL, "agent: decision still refused after %d rounds", round))
 		}
 		d = drop(a.market, d, bill, refused)
 	}
@@ -593,7 +620,7 @@ func bookOf(m Market) []procurebot.Offer {
 // settle pays and records a step's bill: one payment per spending action
 // (intent id = action id: paid once across crashes), then one ledger
 // entry per charge (skipped if the step's ledger already has it).
-func (a *Agent) settle(ctx context.Context, b *sim.Bill, log zerolog.Logger) error {
+func (a *Agent) settle(ctx context.Context, b *sim.Bill, owed []string, log zerolog.Logger) error {
 	acts := a.actions(b)
 	existing, err := a.ledger.List(ctx, procurebot.LedgerFilter{Since: b.Time, Until: b.Time.Add(time.Nanosecond)})
 	if err != nil {
@@ -601,7 +628,8 @@ func (a *Agent) settle(ctx context.Context, b *sim.Bill, log zerolog.Logger) err
 	}
 	have := map[string]bool{}
 	for _, e := range existing {
-		have[string(e.Kind)+"|"+e.Note] = true
+		id, _, _ := strings.Cut(e.Note, " ")
+		have[string(e.Kind)+"|"+id] = true
 	}
 	// Energy at negative prices is a credit: recorded, nothing paid.
 	for _, c := range b.Energy {
@@ -612,7 +640,7 @@ func (a *Agent) settle(ctx context.Context, b *sim.Bill, log zerolog.Logger) err
 	}
 	for i := range acts {
 		x := &acts[i]
-		if x.Kind.Spends() && a.payer != nil && x.AmountUSD.Sign() > 0 {
+		if x.Kind.Spends() && a.payer != nil && x.AmountUSD.Sign() > 0 && !slices.Contains(owed, x.ID) {
 			if err := a.pay(ctx, x, log); err != nil {
 				return err
 			}
@@ -622,6 +650,9 @@ func (a *Agent) settle(ctx context.Context, b *sim.Bill, log zerolog.Logger) err
 			continue
 		}
 		e := &procurebot.LedgerEntry{Time: b.Time, Kind: kind, AmountUSD: x.AmountUSD, Venue: x.Venue, Note: x.ID}
+		if slices.Contains(owed, x.ID) {
+			e.Note += " (owed: refused by policy, not paid)"
+		}
 		if err := a.ledger.Append(ctx, e); err != nil {
 			return fmt.Errorf("agent: ledger entry for %s: %w", x.ID, err)
 		}
