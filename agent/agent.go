@@ -398,7 +398,8 @@ func grantKey(x *procurebot.Action) string {
 // decision spends.
 func (a *Agent) dispose(ctx context.Context, d procurebot.Decision, log zerolog.Logger) (stepRecord, error) {
 	held := map[string]policy.Reservation{}
-	refusedOnce := map[string]bool{}
+	refusedOnce, limited := map[string]bool{}, map[string]bool{}
+	limits := map[[2]string]int{}
 	var owed []string
 	fail := func(err error) (stepRecord, error) { return stepRecord{Decision: d}, err }
 	pending, err := a.pendingGrants(ctx)
@@ -416,6 +417,7 @@ func (a *Agent) dispose(ctx context.Context, d procurebot.Decision, log zerolog.
 		}
 		acts := a.actions(bill)
 		var refused []procurebot.Action
+		trim := false
 		for i := range acts {
 			x := &acts[i]
 			if !x.Kind.Spends() {
@@ -440,9 +442,18 @@ func (a *Agent) dispose(ctx context.Context, d procurebot.Decision, log zerolog.
 				}
 				delete(held, x.ID)
 			}
-			if a.policy.NeedsApproval(x) && !covered(granted[grantKey(x)], x) {
+			if g := granted[grantKey(x)]; a.policy.NeedsApproval(x) && !covered(g, x) {
 				if err := a.requestApproval(ctx, x, pending, log); err != nil {
 					return fail(err)
+				}
+				// A rental above its grant is cut to the granted GPUs (the
+				// bigger request waits for a human meanwhile).
+				if x.Kind == procurebot.ActRent && g != nil && g.Action.GPUs.Sign() > 0 && !limited[x.ID] {
+					limited[x.ID] = true
+					limits[[2]string{x.Venue, x.Job}] = int(g.Action.GPUs.IntPart())
+					trim = true
+					a.metrics.Actions.WithLabelValues(string(x.Kind), x.Venue, "cut_to_grant").Inc()
+					continue
 				}
 				refusedOnce[x.ID] = true
 				a.metrics.Actions.WithLabelValues(string(x.Kind), x.Venue, "awaiting_approval").Inc()
@@ -464,7 +475,7 @@ func (a *Agent) dispose(ctx context.Context, d procurebot.Decision, log zerolog.
 			}
 			held[x.ID] = r
 		}
-		if len(refused) == 0 {
+		if len(refused) == 0 && !trim {
 			// Trim: give back what the final decision does not spend.
 			final := map[string]procurebot.Money{}
 			for _, x := range acts {
@@ -492,7 +503,7 @@ func (a *Agent) dispose(ctx context.Context, d procurebot.Decision, log zerolog.
 		if round > 8 {
 			return fail(procurebot.Errorf(procurebot.EINTERNAL, "agent: decision still refused after %d rounds", round))
 		}
-		d = drop(a.market, d, bill, refused)
+		d = drop(a.market, d, refused, limits)
 	}
 }
 
@@ -534,8 +545,8 @@ func covered(g *procurebot.Approval, x *procurebot.Action) bool {
 // drop removes the refused actions' parts from d: a refused rental drops
 // the job's GPUs from that provider; refused tokens leave the workload
 // unserved; refused energy curtails the site (its jobs, self-hosting and
-// leases).
-func drop(m Market, d procurebot.Decision, b *sim.Bill, refused []procurebot.Action) procurebot.Decision {
+// leases). limits caps the GPUs a job rents from a provider.
+func drop(m Market, d procurebot.Decision, refused []procurebot.Action, limits map[[2]string]int) procurebot.Decision {
 	sc := scenarioOf(m)
 	out := procurebot.Decision{NoTokens: append([]int(nil), d.NoTokens...)}
 	rent := map[[2]string]bool{}
@@ -555,13 +566,24 @@ func drop(m Market, d procurebot.Decision, b *sim.Bill, refused []procurebot.Act
 		}
 	}
 	book := bookOf(m)
+	used := map[[2]string]int{}
 	for _, j := range d.Jobs {
 		if j.Site >= 0 {
 			if curtail[sc.Sites[j.Site].Name] {
 				continue
 			}
-		} else if j.Offer >= 0 && j.Offer < len(book) && rent[[2]string{book[j.Offer].Provider, sc.Jobs[j.Job].ID}] {
-			continue
+		} else if j.Offer >= 0 && j.Offer < len(book) {
+			k := [2]string{book[j.Offer].Provider, sc.Jobs[j.Job].ID}
+			if rent[k] {
+				continue
+			}
+			if lim, ok := limits[k]; ok {
+				j.GPUs = min(j.GPUs, lim-used[k])
+				if j.GPUs <= 0 {
+					continue
+				}
+				used[k] += j.GPUs
+			}
 		}
 		out.Jobs = append(out.Jobs, j)
 	}
