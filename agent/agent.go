@@ -678,7 +678,7 @@ func (a *Agent) settle(ctx context.Context, b *sim.Bill, owed []string, log zero
 		if err := a.ledger.Append(ctx, e); err != nil {
 			return fmt.Errorf("agent: ledger entry for %s: %w", x.ID, err)
 		}
-		if x.Kind.Spends() {
+		if x.Kind.Spends() && x.AmountUSD.Sign() > 0 { // a credit (negative energy) is not spend
 			f, _ := x.AmountUSD.Float64()
 			a.metrics.SpendUSD.WithLabelValues(x.Venue).Add(f)
 		}
