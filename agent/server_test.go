@@ -30,7 +30,7 @@ func approvalPolicy(t *testing.T, expire string) policy.Config {
 
 type clock struct{ t time.Time }
 
-func (c *clock) Now() time.Time                                 { return c.t }
+func (c *clock) Now() time.Time                                   { return c.t }
 func (c *clock) Sleep(ctx context.Context, d time.Duration) error { c.t = c.t.Add(d); return nil }
 
 // An action above the threshold waits: it is left out of the decision, a

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,7 +28,7 @@ import (
 // TestMain lets the kill test run this test binary as procurebot itself.
 func TestMain(m *testing.M) {
 	if os.Getenv("PROCUREBOT_MAIN") == "1" {
-		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+		main() // exits
 	}
 	os.Exit(m.Run())
 }
@@ -253,4 +254,60 @@ func expectedCharges(t *testing.T, st *bolt.Store, scen string) map[string]procu
 		}
 	}
 	return out
+}
+
+// TestPaperSIGTERM stops the bot with SIGTERM mid-run: it finishes the step
+// in flight and exits 0, leaving no step half done; a restart resumes
+// where it stopped and completes the run.
+func TestPaperSIGTERM(t *testing.T) {
+	dir := t.TempDir()
+	scen, _ := filepath.Abs(filepath.Join("..", "..", "agent", "testdata", "three-days.yaml"))
+	args := []string{"run", "--data-dir", dir, "--speed", "20ms", "--scenario", scen, "--listen", "127.0.0.1:0"}
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "PROCUREBOT_MAIN=1")
+	var logs strings.Builder
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(700 * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, logs.String())
+		}
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("still running 30 s after SIGTERM")
+	}
+	if !strings.Contains(logs.String(), "stopped; run again to resume") {
+		t.Errorf("no stop message:\n%.2000s", logs.String())
+	}
+	st, err := bolt.Open(filepath.Join(dir, bolt.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, ok, err := st.GetState(context.Background(), "agent/paper/cursor")
+	st.Close()
+	var c struct {
+		Next     int  `json:"next"`
+		InFlight bool `json:"in_flight"`
+	}
+	if err != nil || !ok || json.Unmarshal(b, &c) != nil {
+		t.Fatalf("checkpoint: %s %v %v", b, ok, err)
+	}
+	if c.InFlight || c.Next <= 0 || c.Next >= 72 {
+		t.Errorf("checkpoint after SIGTERM %+v: want a finished step part-way through the run", c)
+	}
+	cmd = exec.Command(os.Args[0], append(args[:len(args):len(args)], "--speed", "0", "--quiet")...)
+	cmd.Env = append(os.Environ(), "PROCUREBOT_MAIN=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("resume: %v\n%s", err, out)
+	}
+	t.Logf("stopped cleanly after step %d of 72, resumed and finished", c.Next)
 }
