@@ -10,7 +10,7 @@
 //	    api_key: {env: LAMBDA_API_KEY}
 //	  runpod: {}                          # public prices, no key needed
 //	  entsoe:
-//	    api_key: {file: /run/secrets/entsoe}
+//	    security_token: {file: /run/secrets/entsoe}
 //	    zone: BE
 //	feed:
 //	  guard: {low: 0.2, high: 5}
@@ -68,6 +68,9 @@ func Load(path string) (*Config, error) {
 // Parse decodes data strictly; name is the file name used in errors
 // ("procurebot.yaml:7: field foo not found in type lambda.Config").
 func Parse(name string, data []byte) (*Config, error) {
+	if err := nullVenues(name, data); err != nil {
+		return nil, err
+	}
 	var c Config
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -78,6 +81,28 @@ func Parse(name string, data []byte) (*Config, error) {
 		return nil, procurebot.Invalidf("%s: %v", name, err)
 	}
 	return &c, nil
+}
+
+// nullVenues refuses a venue key with no value ("runpod:"): YAML reads it
+// as null, which would silently leave the venue out.
+func nullVenues(name string, data []byte) error {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil || len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
+		return nil // the strict decode reports it
+	}
+	top := root.Content[0].Content
+	for i := 0; i+1 < len(top); i += 2 {
+		if top[i].Value != "providers" || top[i+1].Kind != yaml.MappingNode {
+			continue
+		}
+		ps := top[i+1].Content
+		for j := 0; j+1 < len(ps); j += 2 {
+			if v := ps[j+1]; v.Kind == yaml.ScalarNode && v.ShortTag() == "!!null" {
+				return procurebot.Invalidf("%s: line %d: providers.%s has no settings; write `%s: {}` to use it with its defaults", name, ps[j].Line, ps[j].Value, ps[j].Value)
+			}
+		}
+	}
+	return nil
 }
 
 // Validate checks the sections that can be checked without building them.

@@ -54,3 +54,10 @@ func TestParseErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestParseNullVenue(t *testing.T) {
+	_, err := Parse("p.yaml", []byte("providers:\n  lambda: {api_key: {env: X}}\n  runpod:\n"))
+	if err == nil || !strings.Contains(err.Error(), "line 3: providers.runpod has no settings") {
+		t.Fatalf("err %v", err)
+	}
+}

@@ -48,7 +48,7 @@ without providers) it shows the embedded price history's latest book
 instead, and says so in its header.
 
 Every quote keeps what the venue actually bills (cents per instance-hour,
-dollars per GPU-hour, a block total, micro-tokens per block…); --json
+dollars per GPU-hour, a block total, micro-denom per chain block…); --json
 shows it (billing_unit, billed_raw, billed_denom), with the spot kind (a
 fixed discounted price, or a bid floor), the sub-market (RunPod secure or
 community cloud; Shadeform's underlying cloud) and the venue's own key to

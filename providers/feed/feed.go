@@ -283,14 +283,18 @@ func (f *Feed) Power() []procurebot.PowerQuote {
 	return out
 }
 
-// AllPower returns every power price held, published or not, for
-// recording: a day-ahead price is history once fetched even if a decision
-// may not use it yet.
+// AllPower returns every power price held from venues that are not
+// stale, published or not, for recording: a day-ahead price is history
+// once fetched even if a decision may not use it yet.
 func (f *Feed) AllPower() []procurebot.PowerQuote {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	now := f.clock.Now()
 	var out []procurebot.PowerQuote
 	for _, v := range f.venues {
+		if v.stale(now) {
+			continue
+		}
 		for _, p := range v.power {
 			out = append(out, p)
 		}

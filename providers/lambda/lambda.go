@@ -130,7 +130,10 @@ func (s *Source) GPUQuotes(ctx context.Context) ([]procurebot.Quote, error) {
 		}
 		class := procurebot.GPUClassOf(it.GPUDescription, it.Name)
 		if class == "" {
-			return nil, s.c.Malformed(req, field+".gpu_description", "no GPU class in %q / %q", it.GPUDescription, it.Name)
+			// A GPU this build does not know (as the other venues do): left
+			// out, not the whole book.
+			s.env.Logger.Debug().Str("venue", "lambda").Str("instance_type", it.Name).Str("gpu_description", it.GPUDescription).Msg("GPU type with no GPU class skipped")
+			continue
 		}
 		name := it.Name
 		if name == "" {
