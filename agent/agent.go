@@ -375,15 +375,28 @@ func (a *Agent) actions(b *sim.Bill) []procurebot.Action {
 		out = append(out, procurebot.Action{ID: id(procurebot.ActTokens, c.Venue, c.Job), Kind: procurebot.ActTokens, Step: b.Time, Hours: b.Hours,
 			Venue: c.Venue, Job: c.Job, AmountUSD: c.AmountUSD})
 	}
+	book := bookOf(a.market)
 	for _, c := range b.Rentals {
 		out = append(out, procurebot.Action{ID: id(procurebot.ActRent, c.Venue, c.Job), Kind: procurebot.ActRent, Step: b.Time, Hours: b.Hours,
-			Venue: c.Venue, Job: c.Job, GPU: c.GPU, GPUs: c.GPUs, USDPerGPUHour: c.MaxUSDPerGPUHour, AmountUSD: c.AmountUSD})
+			Venue: c.Venue, Job: c.Job, GPU: c.GPU, GPUs: c.GPUs, USDPerGPUHour: c.MaxUSDPerGPUHour, AmountUSD: c.AmountUSD,
+			CheapestUSDPerGPUHour: cheapest(book, c.GPU)})
 	}
 	for _, c := range b.Leases {
 		out = append(out, procurebot.Action{ID: id(procurebot.ActLease, c.Venue, c.Site), Kind: procurebot.ActLease, Step: b.Time, Hours: b.Hours,
 			Venue: c.Venue, Site: c.Site, GPU: c.GPU, GPUs: c.GPUs, AmountUSD: c.AmountUSD})
 	}
 	return out
+}
+
+// cheapest is the lowest per-GPU price of class gpu in book (zero if none).
+func cheapest(book []procurebot.Offer, gpu string) procurebot.Money {
+	var best procurebot.Money
+	for i := range book {
+		if book[i].GPU == gpu && (best.IsZero() || book[i].PerGPU.LessThan(best)) {
+			best = book[i].PerGPU
+		}
+	}
+	return best
 }
 
 // grantKey is what an approval covers: the kind, venue and subject.
