@@ -95,6 +95,13 @@ type Admitter interface {
 	ApprovalExpiry() time.Duration
 }
 
+// SpendReader reads the spend counters (store.SpendCounter), for the
+// spend-against-cap gauges. Optional.
+type SpendReader interface {
+	// Spent returns the counter of key in the bucket of w that contains at.
+	Spent(ctx context.Context, at time.Time, key procurebot.SpendKey, w procurebot.Window) (procurebot.Money, error)
+}
+
 // Notifier asks humans (Slack). Optional.
 type Notifier interface {
 	// Ask posts the request and returns the message's channel and ts.
@@ -138,6 +145,7 @@ type Agent struct {
 	state     StateStore
 	approvals Approvals
 	payer     Payer
+	spend     SpendReader
 	notifier  Notifier
 	clock     procurebot.Clock // wall time: approvals, pacing
 	log       zerolog.Logger
@@ -154,7 +162,8 @@ type Deps struct {
 	Ledger    Ledger
 	State     StateStore
 	Approvals Approvals
-	Payer     Payer    // nil: no payments (accounting only)
+	Payer     Payer       // nil: no payments (accounting only)
+	Spend     SpendReader // nil: no spend gauges
 	Notifier  Notifier // nil: approvals only through the CLI / HTTP API
 	Clock     procurebot.Clock
 	Log       zerolog.Logger
@@ -181,7 +190,7 @@ func New(cfg Config, d Deps) (*Agent, error) {
 		d.Metrics = NewMetrics()
 	}
 	return &Agent{cfg: cfg, market: d.Market, policy: d.Policy, ledger: d.Ledger, state: d.State, approvals: d.Approvals,
-		payer: d.Payer, notifier: d.Notifier, clock: d.Clock, log: d.Log, metrics: d.Metrics}, nil
+		payer: d.Payer, spend: d.Spend, notifier: d.Notifier, clock: d.Clock, log: d.Log, metrics: d.Metrics}, nil
 }
 
 // Metrics returns the agent's metrics.
@@ -345,6 +354,7 @@ func (a *Agent) Step(ctx context.Context, inFlight bool) error {
 	if err := a.settle(ctx, bill, d.Owed, log); err != nil {
 		return err
 	}
+	a.spendGauges(ctx, bill)
 	if err := a.putCursor(ctx, cursor{Next: k + 1}); err != nil {
 		return err
 	}
@@ -711,6 +721,40 @@ func ledgerKind(k procurebot.ActionKind) procurebot.EntryKind {
 		return procurebot.KindLeaseIncome
 	}
 	return procurebot.KindReservation
+}
+
+// spendGauges sets procurebot_spend_window_usd and _cap_usd for every cap
+// the step's spending actions fall under.
+func (a *Agent) spendGauges(ctx context.Context, b *sim.Bill) {
+	cp, ok := a.policy.(interface{ Config() policy.Config })
+	if a.spend == nil || !ok {
+		return
+	}
+	cfg := cp.Config()
+	seen := map[string]bool{}
+	for _, x := range a.actions(b) {
+		if !x.Kind.Spends() {
+			continue
+		}
+		for _, c := range cfg.Caps(x) {
+			k := c.Key.String() + "|" + string(c.Window)
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			spent, err := a.spend.Spent(ctx, x.Step, c.Key, c.Window)
+			if err != nil {
+				return
+			}
+			f, _ := spent.Float64()
+			l, _ := c.LimitUSD.Float64()
+			a.metrics.SpendWindowUSD.WithLabelValues(string(c.Window), c.Key.String()).Set(f)
+			a.metrics.SpendCapUSD.WithLabelValues(string(c.Window), c.Key.String()).Set(l)
+		}
+	}
+	if q, ok := a.market.(interface{ BookAge() time.Duration }); ok {
+		a.metrics.QuoteAgeSeconds.WithLabelValues("history").Set(q.BookAge().Seconds())
+	}
 }
 
 // pay routes x's payment and pays it once.

@@ -4,9 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math/big"
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum"
+	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/rs/zerolog"
 
@@ -19,6 +24,9 @@ import (
 	"github.com/procurebot/procurebot/sim"
 	"github.com/procurebot/procurebot/store/bolt"
 	"github.com/procurebot/procurebot/strategy"
+	"github.com/procurebot/procurebot/wallet"
+	"github.com/procurebot/procurebot/wallet/paperchain"
+	"github.com/procurebot/procurebot/wallet/token"
 )
 
 var (
@@ -77,6 +85,11 @@ func newWorld(t *testing.T, path string, pcfg policy.Config, payer agent.Payer, 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return newWorldOn(t, st, pcfg, payer, cfg)
+}
+
+func newWorldOn(t *testing.T, st *bolt.Store, pcfg policy.Config, payer agent.Payer, cfg agent.Config) *world {
+	t.Helper()
 	rec := &recording{Strategy: strategy.NewArbitrage()}
 	sess, err := sim.NewSession(context.Background(), loadScenario(t), dataset(t), rec)
 	if err != nil {
@@ -90,7 +103,7 @@ func newWorld(t *testing.T, path string, pcfg policy.Config, payer agent.Payer, 
 	if cfg.RunID == "" {
 		cfg.RunID = "test"
 	}
-	a, err := agent.New(cfg, agent.Deps{Market: sess, Policy: pol, Ledger: st, State: st, Approvals: st, Payer: payer, Log: zerolog.New(logs)})
+	a, err := agent.New(cfg, agent.Deps{Market: sess, Policy: pol, Ledger: st, State: st, Approvals: st, Payer: payer, Spend: st, Log: zerolog.New(logs)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,9 +210,90 @@ policy:
 			t.Errorf("%s spent %s > the 20 USD provider day cap", d, m)
 		}
 	}
+	if n := testutilCount(t, w.agent.Metrics(), "procurebot_spend_cap_usd"); n == 0 {
+		t.Error("no procurebot_spend_cap_usd gauge")
+	}
 	refusals := testutilCount(t, w.agent.Metrics(), "procurebot_policy_refusals_total")
 	if refusals == 0 {
 		t.Fatal("the planner never hit a cap: the test proves nothing")
 	}
 	t.Logf("%d actions refused; %d hours with spend, none over a cap", refusals, len(perHour))
+}
+
+// TestSharedPathPaid is TestSharedPath with the wallet: every charge is
+// paid on the simulated chain through payment intents, and what the payees
+// received is what the ledger says was spent.
+func TestSharedPathPaid(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ks, err := wallet.OpenKeystore(filepath.Join(dir, "keystore"), "pw", wallet.LightScrypt())
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, _ := ks.NewAccount()
+	signer, err := ks.Signer(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain, err := paperchain.Start(ctx, signer, paperchain.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer chain.Close()
+	st, err := bolt.Open(filepath.Join(dir, "p.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	payer, err := wallet.NewPayer(ctx, chain.Client(), st, signer, wallet.WithLedger(st), wallet.WithPollInterval(2*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	payees := map[string]common.Address{}
+	payee := func(venue string) (string, error) {
+		if _, ok := payees[venue]; !ok {
+			payees[venue] = common.BigToAddress(big.NewInt(int64(0x1000 + len(payees))))
+		}
+		return payees[venue].Hex(), nil
+	}
+	back, err := sim.Run(ctx, loadScenario(t), dataset(t), strategy.NewArbitrage(), sim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWorldOn(t, st, policy.Config{}, payer, agent.Config{Token: chain.Token.Hex(), Decimals: chain.Decimals, Payees: payee})
+	if err := w.agent.Run(ctx); err != nil {
+		t.Fatalf("%v\n%s", err, w.logs)
+	}
+	got := totals(t, w.store)
+	spend := back.RentalCostUSD.Add(back.InferenceCostUSD)
+	var positiveEnergy procurebot.Money
+	es, _ := w.store.List(ctx, procurebot.LedgerFilter{Kinds: []procurebot.EntryKind{procurebot.KindEnergy}})
+	for _, e := range es {
+		if e.AmountUSD.Sign() > 0 {
+			positiveEnergy = positiveEnergy.Add(e.AmountUSD)
+		}
+	}
+	spend = spend.Add(positiveEnergy)
+	// Payments round each charge up to the token's 6 decimals.
+	if got[procurebot.KindPayment].LessThan(spend) || got[procurebot.KindPayment].Sub(spend).GreaterThan(procurebot.NewMoneyFrac(1, 1000)) {
+		t.Errorf("payments %s USD for spend %s", got[procurebot.KindPayment], spend)
+	}
+	if !got[procurebot.KindRental].Equal(back.RentalCostUSD) || !got[procurebot.KindEnergy].Equal(back.EnergyCostUSD) {
+		t.Errorf("ledger rental %s energy %s, backtest %s %s", got[procurebot.KindRental], got[procurebot.KindEnergy], back.RentalCostUSD, back.EnergyCostUSD)
+	}
+	// On chain: the payees hold exactly the payments.
+	var onChain procurebot.Money
+	tok := token.NewToken()
+	for _, a := range payees {
+		out, err := chain.Client().CallContract(ctx, ethereum.CallMsg{To: &chain.Token, Data: tok.PackBalanceOf(a)}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := tok.UnpackBalanceOf(out)
+		onChain = onChain.Add(wallet.FromBaseUnits(b, chain.Decimals))
+	}
+	if !onChain.Equal(got[procurebot.KindPayment]) {
+		t.Errorf("payees hold %s USD, ledger payments %s", onChain, got[procurebot.KindPayment])
+	}
+	t.Logf("%d payees hold %s USD = the ledger's payments; spend %s", len(payees), onChain, spend)
 }

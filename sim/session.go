@@ -58,6 +58,20 @@ func (s *Session) BookNow() []procurebot.Offer {
 	return s.r.m.Book(s.k)
 }
 
+// BookAge is how old the GPU book in force at the step just applied was
+// when the step began (its snapshot's age).
+func (s *Session) BookAge() time.Duration {
+	k := s.k - 1
+	if k < 0 {
+		k = 0
+	}
+	i := s.r.m.bookIdx[k]
+	if i < 0 {
+		return 0
+	}
+	return s.r.sc.StepTime(k).Sub(s.r.ds.GPU[i].Time)
+}
+
 // Clock is the session's virtual clock: it reads the start of the step
 // being decided.
 func (s *Session) Clock() *VirtualClock { return s.r.clock }

@@ -220,7 +220,7 @@ func runBot(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 		}
 	}
 	a, err := agent.New(agent.Config{RunID: f.runID, Token: chain.Token.Hex(), Decimals: chain.Decimals, Payees: paperPayee, Speed: f.speed},
-		agent.Deps{Market: market, Policy: pol, Ledger: store, State: store, Approvals: store, Payer: payer, Notifier: notifier,
+		agent.Deps{Market: market, Policy: pol, Ledger: store, State: store, Approvals: store, Payer: payer, Spend: store, Notifier: notifier,
 			Log: log, Metrics: metrics})
 	if err != nil {
 		return err
