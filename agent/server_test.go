@@ -4,19 +4,27 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/procurebot/procurebot"
 	"github.com/procurebot/procurebot/agent"
 	slackapprovals "github.com/procurebot/procurebot/approvals/slack"
 	"github.com/procurebot/procurebot/policy"
+	"github.com/procurebot/procurebot/providers/venuehttp"
+	"github.com/procurebot/procurebot/sim"
+	"github.com/procurebot/procurebot/store/bolt"
+	"github.com/procurebot/procurebot/strategy"
 )
 
 func approvalPolicy(t *testing.T, expire string) policy.Config {
@@ -193,5 +201,90 @@ func TestServer(t *testing.T) {
 	}
 	if c, _ := do("GET", "/api/ledger?since=yesterday", "tok"); c != 400 {
 		t.Errorf("bad since: %d", c)
+	}
+}
+
+// slackAPI is a local server speaking the two Slack Web API methods the
+// notifier uses, recording what it was sent.
+type slackAPI struct {
+	mu      sync.Mutex
+	posts   []url.Values
+	updates []url.Values
+}
+
+func (s *slackAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r.ParseForm()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tok := r.Form.Get("token")
+	if tok == "" {
+		tok = strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if tok != "xoxb-test-token" {
+		io.WriteString(w, `{"ok":false,"error":"invalid_auth"}`)
+		return
+	}
+	switch r.URL.Path {
+	case "/chat.postMessage":
+		s.posts = append(s.posts, r.Form)
+		fmt.Fprintf(w, `{"ok":true,"channel":"C0APPROVE","ts":"1700000000.%06d"}`, len(s.posts))
+	case "/chat.update":
+		s.updates = append(s.updates, r.Form)
+		fmt.Fprintf(w, `{"ok":true,"channel":%q,"ts":%q}`, r.Form.Get("channel"), r.Form.Get("ts"))
+	default:
+		io.WriteString(w, `{"ok":false,"error":"unknown_method"}`)
+	}
+}
+
+// The agent asks in Slack (a Block Kit message with both buttons, once per
+// request) and updates the message when the request expires.
+func TestSlackApprovalFlow(t *testing.T) {
+	ctx := context.Background()
+	api := &slackAPI{}
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	n, err := slackapprovals.NewNotifier(slackapprovals.Config{Channel: "C0APPROVE", APIURL: srv.URL + "/",
+		BotToken: venuehttp.Credential{Value: "xoxb-test-token"}, SigningSecret: venuehttp.Credential{Value: "secret"}}, venuehttp.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "p.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sess, err := sim.NewSession(ctx, loadScenario(t), dataset(t), strategy.NewArbitrage())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, _ := policy.New(approvalPolicy(t, "1ms"), st, nil)
+	a, err := agent.New(agent.Config{RunID: "slack"}, agent.Deps{Market: sess, Policy: pol, Ledger: st, State: st, Approvals: st, Notifier: n, Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 4; i++ {
+		if err := a.Step(ctx, false); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * time.Millisecond)
+	}
+	api.mu.Lock()
+	defer api.mu.Unlock()
+	if len(api.posts) == 0 {
+		t.Fatal("no approval request posted")
+	}
+	p := api.posts[0]
+	blocks := p.Get("blocks")
+	if p.Get("channel") != "C0APPROVE" || !strings.Contains(blocks, `"action_id":"approve"`) || !strings.Contains(blocks, `"action_id":"reject"`) ||
+		!strings.Contains(blocks, "slack/1/rent/") || !strings.Contains(p.Get("text"), "Approval needed") {
+		t.Errorf("posted %v", p)
+	}
+	ap, err := st.GetApproval(ctx, "slack/1/rent/runpod/train-a")
+	if err != nil || ap.Channel != "C0APPROVE" || ap.MessageTS != "1700000000.000001" {
+		t.Fatalf("stored approval %+v %v", ap, err)
+	}
+	if len(api.updates) == 0 || api.updates[0].Get("ts") != "1700000000.000001" || strings.Contains(api.updates[0].Get("blocks"), `"action_id":"approve"`) {
+		t.Errorf("expiry did not update the message without its buttons: %v", api.updates)
 	}
 }
