@@ -33,6 +33,8 @@ type Market struct {
 	tokenCost [][]Money
 	tokenSold [][]bool
 
+	live bool // per-step data is filled in by Session.Prepare as it arrives
+
 	preemptAlways bool
 	preemptNever  bool
 	preemptBelow  uint64 // preempted iff draw < preemptBelow

@@ -37,6 +37,65 @@ func NewSession(ctx context.Context, sc *procurebot.Scenario, ds *procurebot.Dat
 	return &Session{r: r, st: st}, nil
 }
 
+// NewLiveSession starts a run whose market data arrives as it goes: the
+// caller appends to ds what the feeds saw (a GPU snapshot, token prices,
+// power hours) and calls Prepare before each step. Preemptions are not
+// drawn (a live venue reports its own). st must not be a Hindsight.
+func NewLiveSession(sc *procurebot.Scenario, ds *procurebot.Dataset, st procurebot.Strategy) (*Session, error) {
+	if _, ok := st.(procurebot.Hindsight); ok {
+		return nil, procurebot.Invalidf("strategy %s needs hindsight; it cannot run live", st.Name())
+	}
+	K := sc.Steps()
+	m := &Market{sc: sc, ds: ds, k: K, h: sc.StepHours(), preemptCache: map[preemptKey]bool{}, preemptNever: true, live: true}
+	m.power = make([][]Money, len(sc.Sites))
+	for s := range sc.Sites {
+		m.power[s] = make([]Money, K)
+	}
+	m.bookIdx = make([]int, K)
+	m.tokIdx = make([]int, K)
+	for k := range K {
+		m.bookIdx[k], m.tokIdx[k] = -1, -1
+	}
+	m.tokenCost = make([][]Money, len(sc.Inference))
+	m.tokenSold = make([][]bool, len(sc.Inference))
+	return &Session{r: newRun(sc, ds, m, st), st: st}, nil
+}
+
+// Prepare fixes the next step's market from the data set as it is now: each
+// site's power price of the step's hour (the gap rule of §5 applies), the
+// book and the token prices in force. Only live sessions need it; it is an
+// EUNAVAILABLE error when a site's market has no price for the hour.
+func (s *Session) Prepare() error {
+	m, k := s.r.m, s.k
+	if !m.live || k >= m.k {
+		return nil
+	}
+	t := s.r.sc.StepTime(k)
+	for i := range s.r.sc.Sites {
+		site := &s.r.sc.Sites[i]
+		series, ok := s.r.ds.Power[site.PowerMarket]
+		if !ok {
+			return procurebot.Errorf(procurebot.EUNAVAILABLE, "site %s: no power price of %s yet", site.Name, site.PowerMarket)
+		}
+		p, err := series.At(t)
+		if err != nil {
+			return &procurebot.Error{Code: procurebot.EUNAVAILABLE, Message: fmt.Sprintf("site %s", site.Name), Err: err}
+		}
+		m.power[i][k] = p
+	}
+	m.bookIdx[k] = s.r.ds.BookIndex(t)
+	m.tokIdx[k] = s.r.ds.TokenIndex(t)
+	for w := range s.r.sc.Inference {
+		inf := &s.r.sc.Inference[w]
+		for i := len(m.tokenCost[w]); i < len(s.r.ds.Tokens); i++ {
+			c, ok := inf.TokenCostPerHour(s.r.ds.Tokens[i].Prices)
+			m.tokenCost[w] = append(m.tokenCost[w], c)
+			m.tokenSold[w] = append(m.tokenSold[w], ok)
+		}
+	}
+	return nil
+}
+
 // Steps is the number of steps of the scenario.
 func (s *Session) Steps() int { return s.r.m.Steps() }
 
