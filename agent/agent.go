@@ -134,6 +134,10 @@ type Config struct {
 	// StepTimeout bounds one step (default 2 min): payments waiting on an
 	// unreachable chain give up, and the step is finished on restart.
 	StepTimeout time.Duration
+	// Shadow records what would be done without doing it (live mode while
+	// orders at venues are not placed): ledger entries are marked shadow
+	// and nothing is paid.
+	Shadow bool
 }
 
 // Agent runs the loop. Build with New; Run it once.
@@ -179,6 +183,8 @@ func New(cfg Config, d Deps) (*Agent, error) {
 		return nil, procurebot.Invalidf("agent: run id %q must be non-empty, without / or spaces", cfg.RunID)
 	case d.Payer != nil && (cfg.Payees == nil || cfg.Token == ""):
 		return nil, procurebot.Errorf(procurebot.EINTERNAL, "agent: paying needs payees and a token")
+	case d.Payer != nil && cfg.Shadow:
+		return nil, procurebot.Errorf(procurebot.EINTERNAL, "agent: a shadow run pays nothing")
 	}
 	if cfg.Grant <= 0 {
 		cfg.Grant = 24 * time.Hour
@@ -695,6 +701,9 @@ func (a *Agent) settle(ctx context.Context, b *sim.Bill, owed []string, log zero
 			continue
 		}
 		e := &procurebot.LedgerEntry{Time: b.Time, Kind: kind, AmountUSD: x.AmountUSD, Venue: x.Venue, Note: x.ID}
+		if a.cfg.Shadow {
+			e.Note += " (shadow: not ordered, not paid)"
+		}
 		if slices.Contains(owed, x.ID) {
 			e.Note += " (owed: refused by policy, not paid)"
 		}

@@ -22,6 +22,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -30,6 +31,7 @@ import (
 	"github.com/procurebot/procurebot/policy"
 	"github.com/procurebot/procurebot/providers/feed"
 	"github.com/procurebot/procurebot/providers/venues"
+	"github.com/procurebot/procurebot/scenario"
 )
 
 // Config is the whole config file.
@@ -43,6 +45,72 @@ type Config struct {
 	Policy *policy.Config `yaml:"policy"`
 	// Approvals configures where approval requests go.
 	Approvals Approvals `yaml:"approvals"`
+	// Fleet is what `run` plans for in live mode: the scenario schema of
+	// DESIGN §6 (step, sites, jobs, inference, market, budget) without the
+	// time window, which Live sets. Decoded strictly by the scenario
+	// package (see Scenario).
+	Fleet yaml.Node `yaml:"fleet"`
+	// Live sets live mode's window and how orders are handled.
+	Live Live `yaml:"live"`
+	// Store is where the bot keeps its state (default: bbolt in the data
+	// directory).
+	Store Store `yaml:"store"`
+}
+
+// Live is the live section.
+type Live struct {
+	// Start is the first step (default: the next step boundary after the
+	// bot starts); End the end of the window (default: the latest job
+	// deadline).
+	Start time.Time `yaml:"start"`
+	End   time.Time `yaml:"end"`
+	// Orders says what happens to the actions policy admits: "shadow"
+	// (the default and, for now, the only choice): planned, checked by
+	// policy and approvals, recorded in the ledger as shadow entries —
+	// no order placed at a venue and nothing paid.
+	Orders string `yaml:"orders"`
+}
+
+// Store is the store section.
+type Store struct {
+	// Redis, when set, keeps the state in Redis (several replicas can share
+	// it) instead of the bbolt file.
+	Redis *RedisStore `yaml:"redis"`
+}
+
+// RedisStore names a Redis server.
+type RedisStore struct {
+	// URL is redis://[user:password@]host:port/db.
+	URL string `yaml:"url"`
+	// Prefix namespaces the keys (default "procurebot:").
+	Prefix string `yaml:"prefix"`
+}
+
+// Scenario builds live mode's scenario from the fleet section and the
+// window [start, end); name names the config file in errors.
+func (c *Config) Scenario(name string, start, end time.Time) (*procurebot.Scenario, error) {
+	if c.Fleet.Kind == 0 {
+		return nil, procurebot.Invalidf("%s: live mode needs a fleet section (sites, jobs, inference, market: the scenario schema without start and end)", name)
+	}
+	if c.Fleet.Kind != yaml.MappingNode {
+		return nil, procurebot.Invalidf("%s: line %d: fleet must be a mapping", name, c.Fleet.Line)
+	}
+	fleet := c.Fleet
+	fleet.Content = nil
+	for i := 0; i+1 < len(c.Fleet.Content); i += 2 {
+		k := c.Fleet.Content[i]
+		if k.Value == "start" || k.Value == "end" {
+			return nil, procurebot.Invalidf("%s: line %d: fleet.%s: the window is set by live.start and live.end", name, k.Line, k.Value)
+		}
+		fleet.Content = append(fleet.Content, c.Fleet.Content[i], c.Fleet.Content[i+1])
+	}
+	str := func(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Value: v} }
+	fleet.Content = append(fleet.Content, str("start"), str(start.UTC().Format(time.RFC3339)), str("end"), str(end.UTC().Format(time.RFC3339)))
+	b, err := yaml.Marshal(&fleet)
+	if err != nil {
+		return nil, err
+	}
+	return scenario.Parse(name+" (fleet, window "+start.UTC().Format(time.RFC3339)+" → "+end.UTC().Format(time.RFC3339)+")", b)
 }
 
 // Approvals is the approvals section.
@@ -114,6 +182,17 @@ func (c *Config) Validate() error {
 		if err := c.Policy.Validate(); err != nil {
 			return err
 		}
+	}
+	switch c.Live.Orders {
+	case "", "shadow":
+	default:
+		return procurebot.Invalidf("live.orders: %q: only shadow is available (orders at venues are not placed yet)", c.Live.Orders)
+	}
+	if !c.Live.Start.IsZero() && !c.Live.End.IsZero() && !c.Live.End.After(c.Live.Start) {
+		return procurebot.Invalidf("live.end %s must be after live.start %s", c.Live.End.Format(time.RFC3339), c.Live.Start.Format(time.RFC3339))
+	}
+	if c.Store.Redis != nil && c.Store.Redis.URL == "" {
+		return procurebot.Invalidf("store.redis.url is required")
 	}
 	return nil
 }

@@ -214,3 +214,74 @@ market:
 	}
 	t.Logf("recorded %d bytes of offers; backtest: %+v", len(offers), out.Results)
 }
+
+// TestRunLive runs the bot in live mode (shadow orders) for three 2-second
+// steps on venues replayed in their real shapes: it waits for each step,
+// plans on the live book, records a shadow ledger entry for every charge
+// and pays nothing.
+func TestRunLive(t *testing.T) {
+	clock := sim.NewVirtualClock(time.Now())
+	srv := replayServer(t, clock)
+	dir := t.TempDir()
+	start := time.Now().UTC().Truncate(2 * time.Second).Add(4 * time.Second)
+	end := start.Add(6 * time.Second)
+	cfg := filepath.Join(dir, "live.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`
+providers:
+  lambda: {base_url: %[1]s/lambda, api_key: {value: lambda-key}, rate_per_second: 1000}
+  runpod: {base_url: %[1]s/runpod, rate_per_second: 1000}
+  openrouter: {base_url: %[1]s/openrouter, rate_per_second: 1000}
+  ercot:
+    base_url: %[1]s/ercot
+    rate_per_second: 1000
+    token_url: %[1]s/ercot-token
+    subscription_key: {value: sub-key}
+    username: {value: user}
+    password: {value: pass}
+fleet:
+  step: 2s
+  sites:
+    - {name: tx, power_market: ERCOT_HB_NORTH, power_visibility: realtime, gpu: H100, gpus: 4, kw_per_gpu: "0.7", curtailable: true}
+  jobs:
+    - {id: train, gpu: H100, max_gpus: 16, gpu_hours: "0.02", release: %[2]s, deadline: %[3]s, interruptible: false}
+  inference:
+    - {id: chat, model: meta-llama/llama-3.3-70b-instruct, mtok_in_per_hour: "2", mtok_out_per_hour: "1"}
+  market: {on_demand_providers: [lambdalabs, runpod]}
+live: {start: %[2]s, end: %[3]s}
+`, srv.URL, start.Format(time.RFC3339), end.Format(time.RFC3339))), 0o600)
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"run", "--config", cfg, "--data-dir", filepath.Join(dir, "state"), "--listen", "127.0.0.1:0"}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "shadow orders") || strings.Contains(stderr.String(), "lambda-key") {
+		t.Errorf("logs:\n%.3000s", stderr.String())
+	}
+	stdout.Reset()
+	if code := run(context.Background(), []string{"ledger", "--data-dir", filepath.Join(dir, "state"), "--json"}, &stdout, &stderr); code != 0 {
+		t.Fatal(stderr.String())
+	}
+	var led struct {
+		Entries []struct {
+			Kind string `json:"kind"`
+			Time string `json:"time"`
+			Note string `json:"note"`
+		} `json:"entries"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &led); err != nil {
+		t.Fatal(err)
+	}
+	steps := map[string]bool{}
+	for _, e := range led.Entries {
+		if e.Kind == "payment" {
+			t.Errorf("a shadow run paid: %+v", e)
+		}
+		if !strings.Contains(e.Note, "(shadow") {
+			t.Errorf("entry not marked shadow: %+v", e)
+		}
+		steps[e.Time] = true
+	}
+	if len(steps) != 3 {
+		t.Errorf("entries for %d steps, want 3: %+v", len(steps), led.Entries)
+	}
+}

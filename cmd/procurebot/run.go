@@ -19,6 +19,7 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/procurebot/procurebot"
 	"github.com/procurebot/procurebot/agent"
@@ -28,6 +29,7 @@ import (
 	"github.com/procurebot/procurebot/providers/venuehttp"
 	"github.com/procurebot/procurebot/sim"
 	"github.com/procurebot/procurebot/store/bolt"
+	redisstore "github.com/procurebot/procurebot/store/redis"
 	"github.com/procurebot/procurebot/wallet"
 	"github.com/procurebot/procurebot/wallet/paperchain"
 )
@@ -41,6 +43,7 @@ type runFlags struct {
 	scenario string
 	strategy string
 	runID    string
+	runIDSet bool
 	quiet    bool
 }
 
@@ -72,41 +75,41 @@ It serves on --listen:
                                    (bearer token in DIR/admin.token)
 
 The config file (--config) may set policy (caps, allowlists, approval
-thresholds: see docs/operations.md) and approvals.slack; SIGINT or SIGTERM
-finishes the step in flight and stops.`,
+thresholds: see docs/operations.md), approvals.slack and store.redis.
+
+Live mode: a config with providers (the venues, see docs/providers.md) and
+a fleet section (the scenario schema of DESIGN §6 without start and end:
+step, sites, jobs, inference, market) runs the same loop on live quotes,
+one step per fleet.step on the wall clock, from live.start (default the
+next step boundary) to live.end (default the latest deadline). Orders are
+shadow for now: every action is planned, checked by policy and approvals
+and recorded in the ledger marked "shadow"; no order is placed at a venue
+and nothing is paid.
+
+SIGINT or SIGTERM finishes the step in flight and stops.`,
 		Example: `  procurebot run                                       # paper mode, one step per second
+  procurebot run --config procurebot.yaml --data-dir /var/lib/procurebot   # live mode, shadow orders
   procurebot run --data-dir ./paper --speed 100ms --listen 127.0.0.1:7070
   procurebot approvals list --data-dir ./paper
   procurebot ledger --data-dir ./paper --kind payment --json
   curl -s 127.0.0.1:7070/metrics | grep procurebot_`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			f.runIDSet = cmd.Flags().Changed("run-id")
 			return runBot(cmd.Context(), f, stdout, stderr)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.config, "config", "", "config file: policy, approvals.slack (providers: live mode, not yet available)")
+	fl.StringVar(&f.config, "config", "", "config file: policy, approvals.slack, store; with providers and fleet: live mode (shadow orders)")
 	fl.StringVar(&f.dataDir, "data-dir", defaultDataDir(), "where the store, keystore and checkpoint live")
 	fl.StringVar(&f.listen, "listen", "127.0.0.1:7070", "address of /healthz, /metrics, /slack/interactions and the admin API")
 	fl.DurationVar(&f.speed, "speed", time.Second, "paper mode: wall time per simulated step (0: as fast as possible)")
 	fl.StringVar(&f.data, "data", "", "paper mode: a data directory of DESIGN §5 (default: the embedded history)")
 	fl.StringVar(&f.scenario, "scenario", "", "paper mode: the fleet and jobs, a scenario of DESIGN §6 (default: the embedded example)")
 	fl.StringVar(&f.strategy, "strategy", "arbitrage", "planner: static, greedy or arbitrage")
-	fl.StringVar(&f.runID, "run-id", "paper", "names the run's checkpoint and payment intents")
+	fl.StringVar(&f.runID, "run-id", "paper", `names the run's checkpoint and payment intents (live mode: default "live")`)
 	fl.BoolVar(&f.quiet, "quiet", false, "no logs on stderr")
 	return cmd
-}
-
-// runConfig is the part of the config file run reads.
-func runConfig(path string) (*config.Config, error) {
-	cfg, err := loadConfig(path)
-	if err != nil || cfg == nil {
-		return cfg, err
-	}
-	if len(cfg.Providers.Names()) > 0 {
-		return nil, procurebot.Invalidf("%s: providers are configured, which asks for live mode; live execution at venues is not available yet (use `procurebot quotes` and `record` with this config; run without providers for paper mode)", path)
-	}
-	return cfg, nil
 }
 
 // paperPolicy is the policy of paper mode with no config: generous caps
@@ -117,14 +120,53 @@ policy:
   approval: {above_usd: "2000", expire_after: 30m}
 `
 
+// botStore is what the bot keeps its state in: bbolt or Redis.
+type botStore interface {
+	agent.Ledger
+	agent.StateStore
+	agent.Approvals
+	agent.SpendReader
+	policy.SpendCounter
+	wallet.IntentStore
+	slackapprovals.ApprovalDecisions
+	ListIntents(ctx context.Context, states ...procurebot.IntentState) ([]procurebot.PaymentIntent, error)
+	Close() error
+}
+
+func openBotStore(ctx context.Context, cfg *config.Config, dataDir string) (botStore, string, error) {
+	if cfg != nil && cfg.Store.Redis != nil {
+		prefix := cfg.Store.Redis.Prefix
+		if prefix == "" {
+			prefix = "procurebot:"
+		}
+		st, err := redisstore.OpenURL(ctx, cfg.Store.Redis.URL, prefix)
+		if err != nil {
+			return nil, "", err
+		}
+		return st, "redis", nil
+	}
+	st, err := bolt.Open(filepath.Join(dataDir, bolt.FileName))
+	if err != nil {
+		return nil, "", err
+	}
+	return st, "bbolt", nil
+}
+
 func runBot(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 	if f.speed < 0 {
 		return usageError{errors.New("--speed must not be negative")}
 	}
 	log := newLogger(stderr, f.quiet)
-	cfg, err := runConfig(f.config)
+	cfg, err := loadConfig(f.config)
 	if err != nil {
 		return err
+	}
+	live := cfg != nil && len(cfg.Providers.Names()) > 0
+	if live && (f.data != "" || f.scenario != "") {
+		return usageError{errors.New("--data and --scenario are for paper mode; live mode plans the config's fleet on the configured venues")}
+	}
+	if live && !f.runIDSet {
+		f.runID = "live"
 	}
 	pcfg, err := policy.Parse("paper defaults", []byte(paperPolicy))
 	if err != nil {
@@ -140,55 +182,101 @@ func runBot(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	sc, ds, err := loadInputs(f.data, f.scenario, log)
-	if err != nil {
-		return err
-	}
 	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
 		return procurebot.Invalidf("--data-dir %s: %v", f.dataDir, err)
 	}
-	store, err := bolt.Open(filepath.Join(f.dataDir, bolt.FileName))
+	store, storeKind, err := openBotStore(ctx, cfg, f.dataDir)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-
-	signer, err := paperSigner(f.dataDir, log)
-	if err != nil {
-		return err
-	}
-	intents, err := store.ListIntents(ctx)
-	if err != nil {
-		return err
-	}
-	chain, err := paperchain.Start(ctx, signer, paperchain.Options{Replay: paperchain.SignedTxs(intents)})
-	if err != nil {
-		return err
-	}
-	defer chain.Close()
-	if chain.Replayed > 0 {
-		log.Info().Int("transactions", chain.Replayed).Msg("paper chain rebuilt from the stored signed transactions")
-	}
-	payer, err := wallet.NewPayer(ctx, chain.Client(), store, signer, wallet.WithLedger(store),
-		wallet.WithPollInterval(5*time.Millisecond), wallet.WithLogger(log))
-	if err != nil {
-		return err
-	}
-	if rep, err := payer.Reconcile(ctx); err != nil {
-		return fmt.Errorf("reconcile unfinished payments: %w", err)
-	} else if rep.Checked > 0 {
-		log.Info().Interface("reconciled", rep).Msg("finished payments a crash interrupted")
-	}
 	pol, err := policy.New(pcfg, store, nil)
 	if err != nil {
 		return err
 	}
-	market, err := sim.NewSession(ctx, sc, ds, st)
-	if err != nil {
-		return err
-	}
 	metrics := agent.NewMetrics()
-	var notifier agent.Notifier
+	acfg := agent.Config{RunID: f.runID, Speed: f.speed}
+	deps := agent.Deps{Policy: pol, Ledger: store, State: store, Approvals: store, Spend: store, Log: log, Metrics: metrics}
+	var health func(context.Context) error
+	var sc *procurebot.Scenario
+	if live {
+		fd, names, err := liveFeed(cfg, procurebot.WallClock{}, log, nil)
+		if err != nil {
+			return err
+		}
+		if sc, err = liveScenario(cfg, f.config, time.Now().UTC()); err != nil {
+			return err
+		}
+		market, err := agent.NewLiveMarket(sc, st, fd, store, f.runID, procurebot.WallClock{}, log, metrics)
+		if err != nil {
+			return err
+		}
+		deps.Market, acfg.Speed, acfg.Shadow = market, 0, true
+		health = func(ctx context.Context) error {
+			if _, _, err := store.GetState(ctx, "health"); err != nil {
+				return fmt.Errorf("store: %w", err)
+			}
+			for _, s := range fd.Status() {
+				if !s.Stale {
+					return nil
+				}
+			}
+			return errors.New("feed: every venue is stale")
+		}
+		log.Warn().Strs("venues", names).Str("store", storeKind).Str("strategy", f.strategy).Int("steps", sc.Steps()).
+			Time("from", sc.Start).Time("to", sc.End).
+			Msg("live mode, shadow orders: planning on live quotes under policy and approvals, recording shadow ledger entries; no order is placed and nothing is paid")
+	} else {
+		var ds *procurebot.Dataset
+		if sc, ds, err = loadInputs(f.data, f.scenario, log); err != nil {
+			return err
+		}
+		signer, err := paperSigner(f.dataDir, log)
+		if err != nil {
+			return err
+		}
+		intents, err := store.ListIntents(ctx)
+		if err != nil {
+			return err
+		}
+		chain, err := paperchain.Start(ctx, signer, paperchain.Options{Replay: paperchain.SignedTxs(intents)})
+		if err != nil {
+			return err
+		}
+		defer chain.Close()
+		if chain.Replayed > 0 {
+			log.Info().Int("transactions", chain.Replayed).Msg("paper chain rebuilt from the stored signed transactions")
+		}
+		payer, err := wallet.NewPayer(ctx, chain.Client(), store, signer, wallet.WithLedger(store),
+			wallet.WithPollInterval(5*time.Millisecond), wallet.WithLogger(log))
+		if err != nil {
+			return err
+		}
+		if rep, err := payer.Reconcile(ctx); err != nil {
+			return fmt.Errorf("reconcile unfinished payments: %w", err)
+		} else if rep.Checked > 0 {
+			log.Info().Interface("reconciled", rep).Msg("finished payments a crash interrupted")
+		}
+		market, err := sim.NewSession(ctx, sc, ds, st)
+		if err != nil {
+			return err
+		}
+		deps.Market, deps.Payer = market, payer
+		acfg.Token, acfg.Decimals, acfg.Payees = chain.Token.Hex(), chain.Decimals, paperPayee
+		health = func(ctx context.Context) error {
+			if _, _, err := store.GetState(ctx, "health"); err != nil {
+				return fmt.Errorf("store: %w", err)
+			}
+			if _, err := chain.Client().BlockNumber(ctx); err != nil {
+				return fmt.Errorf("chain: %w", err)
+			}
+			return nil
+		}
+		log.Info().Str("data_dir", f.dataDir).Str("store", storeKind).Str("strategy", f.strategy).
+			Str("wallet", signer.Address().Hex()).Str("token", chain.Token.Hex()).Int("steps", market.Steps()).
+			Time("from", sc.Start).Time("to", sc.End).Msg("paper mode: recorded prices, simulated venues and chain")
+	}
+
 	var slackHandler http.Handler
 	decider := slackapprovals.StoreDecider{Store: store}
 	if cfg != nil && cfg.Approvals.Slack != nil {
@@ -197,7 +285,7 @@ func runBot(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		notifier = n
+		deps.Notifier = n
 		decider.Decided = func(p procurebot.Approval) {
 			go func() {
 				if err := n.Resolve(context.Background(), p); err != nil {
@@ -219,9 +307,7 @@ func runBot(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 			slackHandler = h
 		}
 	}
-	a, err := agent.New(agent.Config{RunID: f.runID, Token: chain.Token.Hex(), Decimals: chain.Decimals, Payees: paperPayee, Speed: f.speed},
-		agent.Deps{Market: market, Policy: pol, Ledger: store, State: store, Approvals: store, Payer: payer, Spend: store, Notifier: notifier,
-			Log: log, Metrics: metrics})
+	a, err := agent.New(acfg, deps)
 	if err != nil {
 		return err
 	}
@@ -229,16 +315,7 @@ func runBot(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv := &agent.Server{Ledger: store, Approvals: store, Decider: decider, Metrics: metrics, Slack: slackHandler, Token: token, Log: log,
-		Health: func(ctx context.Context) error {
-			if _, _, err := store.GetState(ctx, "health"); err != nil {
-				return fmt.Errorf("store: %w", err)
-			}
-			if _, err := chain.Client().BlockNumber(ctx); err != nil {
-				return fmt.Errorf("chain: %w", err)
-			}
-			return nil
-		}}
+	srv := &agent.Server{Ledger: store, Approvals: store, Decider: decider, Metrics: metrics, Slack: slackHandler, Token: token, Log: log, Health: health}
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return procurebot.Invalidf("--listen %s: %v", f.listen, err)
@@ -254,9 +331,7 @@ func runBot(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer os.Remove(filepath.Join(f.dataDir, botInfoFile))
-	log.Info().Str("listen", ln.Addr().String()).Str("data_dir", f.dataDir).Str("strategy", f.strategy).
-		Str("wallet", signer.Address().Hex()).Str("token", chain.Token.Hex()).Int("steps", market.Steps()).
-		Time("from", sc.Start).Time("to", sc.End).Msg("paper mode: recorded prices, simulated venues and chain")
+	log.Info().Str("listen", ln.Addr().String()).Msg("serving /healthz, /metrics and the admin API")
 	if err := a.Run(ctx); err != nil {
 		return err
 	}
@@ -264,6 +339,44 @@ func runBot(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 		log.Info().Msg("stopped; run again to resume")
 	}
 	return nil
+}
+
+// liveScenario builds live mode's scenario from the config's fleet: from
+// live.start (default the next step boundary after now) to live.end
+// (default the latest job deadline).
+func liveScenario(cfg *config.Config, name string, now time.Time) (*procurebot.Scenario, error) {
+	step := time.Hour
+	if cfg.Fleet.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(cfg.Fleet.Content); i += 2 {
+			if cfg.Fleet.Content[i].Value == "step" {
+				d, err := time.ParseDuration(cfg.Fleet.Content[i+1].Value)
+				if err != nil || d <= 0 {
+					return nil, procurebot.Invalidf("%s: line %d: fleet.step: %q is not a positive duration", name, cfg.Fleet.Content[i+1].Line, cfg.Fleet.Content[i+1].Value)
+				}
+				step = d
+			}
+		}
+	}
+	start := cfg.Live.Start
+	if start.IsZero() {
+		start = now.Truncate(step).Add(step)
+	}
+	end := cfg.Live.End
+	if end.IsZero() {
+		probe, err := cfg.Scenario(name, start, start.Add(366*24*time.Hour))
+		if err != nil {
+			return nil, err
+		}
+		for _, j := range probe.Jobs {
+			if j.Deadline.After(end) {
+				end = j.Deadline
+			}
+		}
+		if !end.After(start) {
+			return nil, procurebot.Invalidf("%s: every job's deadline is before live mode starts (%s); set live.end", name, start.Format(time.RFC3339))
+		}
+	}
+	return cfg.Scenario(name, start, end)
 }
 
 // paperPayee is the address a seller is paid at in paper mode: fixed per
