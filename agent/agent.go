@@ -168,7 +168,7 @@ type Deps struct {
 	Approvals Approvals
 	Payer     Payer       // nil: no payments (accounting only)
 	Spend     SpendReader // nil: no spend gauges
-	Notifier  Notifier // nil: approvals only through the CLI / HTTP API
+	Notifier  Notifier    // nil: approvals only through the CLI / HTTP API
 	Clock     procurebot.Clock
 	Log       zerolog.Logger
 	Metrics   *Metrics
