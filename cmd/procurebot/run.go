@@ -165,6 +165,9 @@ func runBot(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 	if live && (f.data != "" || f.scenario != "") {
 		return usageError{errors.New("--data and --scenario are for paper mode; live mode plans the config's fleet on the configured venues")}
 	}
+	if !live && cfg != nil && cfg.Fleet.Kind != 0 {
+		return procurebot.Invalidf("%s: fleet is planned in live mode, which needs venues (providers); paper mode plans --scenario (default: the embedded example)", f.config)
+	}
 	if live && !f.runIDSet {
 		f.runID = "live"
 	}
