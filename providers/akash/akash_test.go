@@ -1,7 +1,6 @@
 package akash
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,11 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
 	"github.com/shopspring/decimal"
 
 	"github.com/procurebot/procurebot"
 	"github.com/procurebot/procurebot/providers/venuehttp"
+	"github.com/procurebot/procurebot/providers/venuehttp/venuetest"
 )
 
 const (
@@ -34,11 +33,6 @@ var (
 	fetched = time.Date(2026, 10, 12, 17, 0, 0, 0, time.UTC)
 	aktUSD  = decimal.RequireFromString("0.6312")
 )
-
-type fixedClock struct{}
-
-func (fixedClock) Now() time.Time                                   { return fetched }
-func (fixedClock) Sleep(ctx context.Context, d time.Duration) error { return nil }
 
 // fakePricer is the AKT/USD feed.
 type fakePricer struct {
@@ -138,7 +132,7 @@ func (v *venue) start(t *testing.T) *venue {
 }
 
 // source builds the adapter against v; bids turn on when v serves them.
-func source(t *testing.T, v *venue, p USDPricer, mod func(*Config)) (*Source, *bytes.Buffer) {
+func source(t *testing.T, v *venue, p USDPricer, mod func(*Config)) (*Source, *venuetest.SyncBuffer) {
 	t.Helper()
 	cfg := Config{Config: venuehttp.Config{BaseURL: v.url + "/console", MaxAttempts: 1, RatePerSecond: 1000}}
 	if v.console == "" {
@@ -150,12 +144,12 @@ func source(t *testing.T, v *venue, p USDPricer, mod func(*Config)) (*Source, *b
 	if mod != nil {
 		mod(&cfg)
 	}
-	var log bytes.Buffer
-	s, err := New(cfg, venuehttp.Env{Clock: fixedClock{}, Logger: zerolog.New(&log).Level(zerolog.DebugLevel)}, p)
+	log, logs := venuetest.Logger()
+	s, err := New(cfg, venuehttp.Env{Clock: venuetest.Clock{T: fetched}, Logger: log}, p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s, &log
+	return s, logs
 }
 
 func find(t *testing.T, qs []procurebot.Quote, ref string) procurebot.Quote {
@@ -281,16 +275,9 @@ func TestConsoleErrors(t *testing.T) {
 			v := (&venue{console: tc.file, cStatus: tc.status}).start(t)
 			s, _ := source(t, v, nil, nil)
 			qs, err := s.GPUQuotes(context.Background())
-			if err == nil || qs != nil {
-				t.Fatalf("quotes %v err %v", qs, err)
-			}
-			if c := procurebot.ErrorCode(err); c != tc.code {
-				t.Errorf("code %s, want %s (%v)", c, tc.code, err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not mention %q", err, w)
-				}
+			venuetest.CheckError(t, err, tc.code, tc.want)
+			if qs != nil {
+				t.Errorf("partial book %v", qs)
 			}
 		})
 	}
@@ -496,16 +483,9 @@ func TestBidErrors(t *testing.T) {
 			v.start(t)
 			s, _ := source(t, v, freshAKT(), tc.mod)
 			qs, err := s.GPUQuotes(context.Background())
-			if err == nil || qs != nil {
-				t.Fatalf("quotes %v err %v", qs, err)
-			}
-			if c := procurebot.ErrorCode(err); c != tc.code {
-				t.Errorf("code %s, want %s (%v)", c, tc.code, err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not mention %q", err, w)
-				}
+			venuetest.CheckError(t, err, tc.code, tc.want)
+			if qs != nil {
+				t.Errorf("partial book %v", qs)
 			}
 		})
 	}
@@ -537,16 +517,9 @@ func TestTokenPrice(t *testing.T) {
 				return
 			}
 			// Never a partial book: the console half is dropped too.
-			if err == nil || qs != nil {
-				t.Fatalf("quotes %v err %v", qs, err)
-			}
-			if c := procurebot.ErrorCode(err); c != tc.code {
-				t.Errorf("code %s, want %s (%v)", c, tc.code, err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not mention %q", err, w)
-				}
+			venuetest.CheckError(t, err, tc.code, tc.want)
+			if qs != nil {
+				t.Errorf("partial book %v", qs)
 			}
 		})
 	}

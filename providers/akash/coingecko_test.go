@@ -1,7 +1,6 @@
 package akash_test
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"net/http/httptest"
@@ -12,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
 	"github.com/shopspring/decimal"
 
 	"github.com/procurebot/procurebot"
@@ -20,6 +18,7 @@ import (
 	"github.com/procurebot/procurebot/providers/coingecko"
 	"github.com/procurebot/procurebot/providers/feed"
 	"github.com/procurebot/procurebot/providers/venuehttp"
+	"github.com/procurebot/procurebot/providers/venuehttp/venuetest"
 )
 
 var (
@@ -70,8 +69,8 @@ func TestBidsPricedByCoinGecko(t *testing.T) {
 	clk := &clock{}
 	now := time.Date(2026, 10, 12, 17, 0, 0, 0, time.UTC)
 	clk.now.Store(&now)
-	var log bytes.Buffer
-	env := venuehttp.Env{Clock: clk, Logger: zerolog.New(&log).Level(zerolog.DebugLevel), Getenv: func(k string) string {
+	log, logs := venuetest.Logger()
+	env := venuehttp.Env{Clock: clk, Logger: log, Getenv: func(k string) string {
 		if k == "COINGECKO_API_KEY" {
 			return key
 		}
@@ -122,10 +121,11 @@ func TestBidsPricedByCoinGecko(t *testing.T) {
 	if cgCalls.Load() != 2 {
 		t.Errorf("%d coingecko calls, want 2", cgCalls.Load())
 	}
-	if strings.Contains(log.String(), key) || (err != nil && strings.Contains(err.Error(), key)) {
-		t.Errorf("key leaked: %s %v", log.String(), err)
+	venuetest.NoSecret(t, logs.String(), key)
+	if err != nil {
+		venuetest.NoSecret(t, err.Error(), key)
 	}
-	if !strings.Contains(log.String(), "simple/price") {
+	if !strings.Contains(logs.String(), "simple/price") {
 		t.Errorf("no coingecko call logged")
 	}
 }

@@ -1,7 +1,6 @@
 package coingecko
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -14,11 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
 	"github.com/shopspring/decimal"
 
 	"github.com/procurebot/procurebot"
 	"github.com/procurebot/procurebot/providers/venuehttp"
+	"github.com/procurebot/procurebot/providers/venuehttp/venuetest"
 )
 
 const testKey = "CG-secret-demo-key-42"
@@ -88,28 +87,24 @@ type fixture struct {
 	src *Source
 	srv *server
 	clk *clock
-	log *bytes.Buffer
+	log *venuetest.SyncBuffer
 }
 
 func setup(t *testing.T, file string, status int, mod func(*Config)) fixture {
 	t.Helper()
 	srv := replay(t, file, status)
 	clk := &clock{now: t0}
-	var log bytes.Buffer
+	log, logs := venuetest.Logger()
 	cfg := Config{Config: venuehttp.Config{BaseURL: srv.url, MaxAttempts: 1, RatePerSecond: 1000}, APIKey: venuehttp.Credential{Value: testKey}}
 	if mod != nil {
 		mod(&cfg)
 	}
-	src, err := New(cfg, venuehttp.Env{Clock: clk, Logger: zerolog.New(&log).Level(zerolog.DebugLevel), Getenv: func(string) string { return "" }})
+	src, err := New(cfg, venuehttp.Env{Clock: clk, Logger: log, Getenv: func(string) string { return "" }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if strings.Contains(log.String(), testKey) {
-			t.Errorf("log leaks the key: %s", log.String())
-		}
-	})
-	return fixture{src, srv, clk, &log}
+	t.Cleanup(func() { venuetest.NoSecret(t, logs.String(), testKey) })
+	return fixture{src, srv, clk, logs}
 }
 
 func TestUSDPrice(t *testing.T) {
@@ -138,9 +133,7 @@ func TestUSDPrice(t *testing.T) {
 			t.Errorf("query %s=%q, want %q", k, got, want)
 		}
 	}
-	if strings.Contains(r.URL.String(), testKey) {
-		t.Errorf("key in the URL: %s", r.URL)
-	}
+	venuetest.NoSecret(t, r.URL.String(), testKey)
 	// usd-coin came in the same call and is served from the cache.
 	u, _, err := f.src.USDPrice(context.Background(), USDC)
 	if err != nil || u.String() != "0.99981234" {
@@ -228,20 +221,10 @@ func TestManyIDs(t *testing.T) {
 func TestUnknownID(t *testing.T) {
 	f := setup(t, "empty.json", 200, nil)
 	_, _, err := f.src.USDPrice(context.Background(), "no-such-coin")
-	if err == nil {
-		t.Fatal("no error")
-	}
-	for _, w := range []string{"coingecko", "GET", "simple/price", "no-such-coin", "not a CoinGecko id"} {
-		if !strings.Contains(err.Error(), w) {
-			t.Errorf("error %q does not mention %q", err, w)
-		}
-	}
+	venuetest.CheckError(t, err, procurebot.EINVALID, []string{"coingecko", "GET", "simple/price", "no-such-coin", "not a CoinGecko id"})
 	// The unknown id is added to the configured ones in the call.
 	if got := f.srv.last().URL.Query().Get("ids"); got != "akash-network,usd-coin,no-such-coin" {
 		t.Errorf("ids %q", got)
-	}
-	if c := procurebot.ErrorCode(err); c != procurebot.EINVALID {
-		t.Errorf("code %s", c)
 	}
 	for _, id := range []string{"", "a,b"} {
 		if _, _, err := f.src.USDPrice(context.Background(), id); err == nil {
@@ -266,20 +249,7 @@ func TestErrors(t *testing.T) {
 		t.Run(tc.file, func(t *testing.T) {
 			f := setup(t, tc.file, tc.status, nil)
 			_, _, err := f.src.USDPrice(context.Background(), AKT)
-			if err == nil {
-				t.Fatal("no error")
-			}
-			if c := procurebot.ErrorCode(err); c != tc.code {
-				t.Errorf("code %s, want %s (%v)", c, tc.code, err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not mention %q", err, w)
-				}
-			}
-			if strings.Contains(err.Error(), testKey) {
-				t.Errorf("error leaks the key: %v", err)
-			}
+			venuetest.CheckError(t, err, tc.code, tc.want, testKey)
 			if !strings.Contains(f.log.String(), "simple/price") {
 				t.Errorf("no request logged: %q", f.log.String())
 			}

@@ -15,11 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
 	"github.com/shopspring/decimal"
 
 	"github.com/procurebot/procurebot"
 	"github.com/procurebot/procurebot/providers/venuehttp"
+	"github.com/procurebot/procurebot/providers/venuehttp/venuetest"
 )
 
 const (
@@ -169,8 +169,8 @@ func d(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 
 func TestQuotes(t *testing.T) {
 	f := newFake(t)
-	var logs bytes.Buffer
-	qs, err := replay(t, f, Config{}, venuehttp.Env{Logger: zerolog.New(&logs).Level(zerolog.DebugLevel)}).GPUQuotes(context.Background())
+	log, logs := venuetest.Logger()
+	qs, err := replay(t, f, Config{}, venuehttp.Env{Logger: log}).GPUQuotes(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,8 +370,8 @@ func TestEmpty(t *testing.T) {
 	for _, tc := range []struct{ types, avail string }{{"empty.json", "availability_ondemand.json"}, {"instance_types.json", "empty.json"}} {
 		f := newFake(t)
 		f.typesFile, f.availFiles = tc.types, map[string]string{"true": tc.avail, "false": tc.avail}
-		var logs bytes.Buffer
-		qs, err := replay(t, f, Config{}, venuehttp.Env{Logger: zerolog.New(&logs).Level(zerolog.DebugLevel)}).GPUQuotes(context.Background())
+		log, _ := venuetest.Logger()
+		qs, err := replay(t, f, Config{}, venuehttp.Env{Logger: log}).GPUQuotes(context.Background())
 		if err != nil || len(qs) != 0 {
 			t.Fatalf("%+v: %v %v", tc, qs, err)
 		}
@@ -412,30 +412,16 @@ func TestErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFake(t)
 			tc.setup(f)
-			var logs bytes.Buffer
-			qs, err := replay(t, f, Config{}, venuehttp.Env{Logger: zerolog.New(&logs).Level(zerolog.DebugLevel)}).GPUQuotes(context.Background())
-			if err == nil {
-				t.Fatalf("no error; %d quotes", len(qs))
-			}
+			log, logs := venuetest.Logger()
+			qs, err := replay(t, f, Config{}, venuehttp.Env{Logger: log}).GPUQuotes(context.Background())
+			venuetest.CheckError(t, err, tc.code, tc.want, clientSecret, tokenOf(1))
 			if qs != nil {
 				t.Errorf("partial book %v", qs)
-			}
-			if c := procurebot.ErrorCode(err); c != tc.code {
-				t.Errorf("code %s, want %s (%v)", c, tc.code, err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not mention %q", err, w)
-				}
 			}
 			if !strings.Contains(logs.String(), "venue call") {
 				t.Errorf("the calls were not logged: %q", logs.String())
 			}
-			for _, sec := range []string{clientSecret, tokenOf(1)} {
-				if strings.Contains(err.Error(), sec) || strings.Contains(logs.String(), sec) {
-					t.Errorf("%s leaked:\nerr: %v\nlogs: %s", sec, err, logs.String())
-				}
-			}
+			venuetest.NoSecret(t, logs.String(), clientSecret, tokenOf(1))
 		})
 	}
 }
@@ -455,8 +441,8 @@ func TestSecretsRedacted(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFake(t)
 			tc.setup(f)
-			var logs bytes.Buffer
-			s := replay(t, f, Config{Config: venuehttp.Config{MaxAttempts: 2}}, venuehttp.Env{Logger: zerolog.New(&logs).Level(zerolog.DebugLevel)})
+			log, logs := venuetest.Logger()
+			s := replay(t, f, Config{Config: venuehttp.Config{MaxAttempts: 2}}, venuehttp.Env{Logger: log})
 			if tc.name == "api" {
 				// Get a token, then have the API quote it back.
 				if _, err := s.GPUQuotes(context.Background()); err != nil {
@@ -473,9 +459,8 @@ func TestSecretsRedacted(t *testing.T) {
 			if !strings.Contains(logs.String(), "retrying") {
 				t.Errorf("no retry logged: %s", logs.String())
 			}
-			if strings.Contains(err.Error(), tc.secret) || strings.Contains(logs.String(), tc.secret) {
-				t.Errorf("secret leaked:\nerr: %v\nlogs: %s", err, logs.String())
-			}
+			venuetest.NoSecret(t, err.Error(), tc.secret)
+			venuetest.NoSecret(t, logs.String(), tc.secret)
 		})
 	}
 }

@@ -21,17 +21,13 @@ import (
 
 	"github.com/procurebot/procurebot"
 	"github.com/procurebot/procurebot/providers/venuehttp"
+	"github.com/procurebot/procurebot/providers/venuehttp/venuetest"
 	"github.com/procurebot/procurebot/sampledata"
 )
 
 const token = "3f1c9a77-5e2b-4c0d-9a61-7b2e8d4f0c55"
 
 var fetched = time.Date(2026, 10, 12, 17, 0, 0, 0, time.UTC)
-
-type fixedClock struct{}
-
-func (fixedClock) Now() time.Time                                   { return fetched }
-func (fixedClock) Sleep(ctx context.Context, d time.Duration) error { return nil }
 
 func readFile(t testing.TB, name string) []byte {
 	t.Helper()
@@ -51,7 +47,7 @@ type fake struct {
 	queries []url.Values
 }
 
-func start(t *testing.T, f *fake, cfg Config, logs *bytes.Buffer) *Source {
+func start(t *testing.T, f *fake, cfg Config, log *zerolog.Logger) *Source {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
@@ -74,24 +70,24 @@ func start(t *testing.T, f *fake, cfg Config, logs *bytes.Buffer) *Source {
 	}))
 	t.Cleanup(srv.Close)
 	cfg.BaseURL = srv.URL + "/api"
-	return build(t, cfg, logs)
+	return build(t, cfg, log)
 }
 
-func build(t *testing.T, cfg Config, logs *bytes.Buffer) *Source {
+func build(t *testing.T, cfg Config, log *zerolog.Logger) *Source {
 	t.Helper()
 	if cfg.Zone == "" {
 		cfg.Zone = "BE"
 	}
 	cfg.MaxAttempts = 1
 	cfg.RatePerSecond = 1000
-	env := venuehttp.Env{Clock: fixedClock{}, Getenv: func(k string) string {
+	env := venuehttp.Env{Clock: venuetest.Clock{T: fetched}, Getenv: func(k string) string {
 		if k == "ENTSOE_TOKEN" {
 			return token
 		}
 		return ""
 	}}
-	if logs != nil {
-		env.Logger = zerolog.New(logs).Level(zerolog.DebugLevel)
+	if log != nil {
+		env.Logger = *log
 	}
 	s, err := New(cfg, env)
 	if err != nil {
@@ -343,28 +339,16 @@ func TestErrors(t *testing.T) {
 		{"bad_price.xml", 200, procurebot.EINVALID, []string{"field TimeSeries[0].Period[0].Point[2].price.amount", `"n/a" is not a price`}},
 	} {
 		t.Run(fmt.Sprintf("%s_%d", tc.file, tc.status), func(t *testing.T) {
-			var logs bytes.Buffer
-			qs, err := start(t, &fake{file: tc.file, status: tc.status}, Config{}, &logs).PowerQuotes(context.Background(), utc("2024-12-31T23:00:00Z"), utc("2025-01-01T23:00:00Z"))
-			if err == nil {
-				t.Fatalf("no error, %d quotes", len(qs))
-			}
+			log, logs := venuetest.Logger()
+			qs, err := start(t, &fake{file: tc.file, status: tc.status}, Config{}, &log).PowerQuotes(context.Background(), utc("2024-12-31T23:00:00Z"), utc("2025-01-01T23:00:00Z"))
+			venuetest.CheckError(t, err, tc.code, append(tc.want, "entsoe", "GET", "documentType=A44", "securityToken=[redacted]"), token)
 			if qs != nil {
 				t.Errorf("partial result of %d", len(qs))
 			}
-			if c := procurebot.ErrorCode(err); c != tc.code {
-				t.Errorf("code %s, want %s (%v)", c, tc.code, err)
-			}
-			for _, w := range append(tc.want, "entsoe", "GET", "documentType=A44", "securityToken=[redacted]") {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not mention %q", err, w)
-				}
-			}
-			if logs.Len() == 0 {
+			if logs.String() == "" {
 				t.Error("nothing logged")
 			}
-			if strings.Contains(err.Error(), token) || strings.Contains(logs.String(), token) {
-				t.Errorf("token leaked: %v\n%s", err, logs.String())
-			}
+			venuetest.NoSecret(t, logs.String(), token)
 		})
 	}
 }
@@ -375,15 +359,11 @@ func TestNetworkErrorRedacted(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	base := srv.URL + "/api"
 	srv.Close()
-	var logs bytes.Buffer
-	s := build(t, Config{Config: venuehttp.Config{BaseURL: base, Timeout: time.Second}}, &logs)
+	log, logs := venuetest.Logger()
+	s := build(t, Config{Config: venuehttp.Config{BaseURL: base, Timeout: time.Second}}, &log)
 	_, err := s.PowerQuotes(context.Background(), utc("2024-12-31T23:00:00Z"), utc("2025-01-01T23:00:00Z"))
-	if err == nil || procurebot.ErrorCode(err) != procurebot.EUNAVAILABLE {
-		t.Fatalf("err %v", err)
-	}
-	if strings.Contains(err.Error(), token) || strings.Contains(logs.String(), token) || !strings.Contains(err.Error(), "redacted") {
-		t.Errorf("token not redacted: %v\n%s", err, logs.String())
-	}
+	venuetest.CheckError(t, err, procurebot.EUNAVAILABLE, []string{"redacted"}, token)
+	venuetest.NoSecret(t, logs.String(), token)
 }
 
 // doc wraps series in a publication document.

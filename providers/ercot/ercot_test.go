@@ -20,6 +20,7 @@ import (
 
 	"github.com/procurebot/procurebot"
 	"github.com/procurebot/procurebot/providers/venuehttp"
+	"github.com/procurebot/procurebot/providers/venuehttp/venuetest"
 )
 
 const (
@@ -122,9 +123,9 @@ func (f *fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(readFile(t, rp.file))
 }
 
-// start serves f and builds a Source on it; logs, if not nil, captures
-// the client's log lines.
-func start(t *testing.T, f *fake, cfg Config, clk *clock, logs *bytes.Buffer) *Source {
+// start serves f and builds a Source on it; log, if not nil, gets the
+// client's log lines.
+func start(t *testing.T, f *fake, cfg Config, clk *clock, log *zerolog.Logger) *Source {
 	t.Helper()
 	f.t = t
 	if f.token.file == "" {
@@ -142,8 +143,8 @@ func start(t *testing.T, f *fake, cfg Config, clk *clock, logs *bytes.Buffer) *S
 	env := venuehttp.Env{Clock: clk, Getenv: func(k string) string {
 		return map[string]string{"ERCOT_SUBSCRIPTION_KEY": subKey, "ERCOT_USERNAME": username, "ERCOT_PASSWORD": password}[k]
 	}}
-	if logs != nil {
-		env.Logger = zerolog.New(logs).Level(zerolog.DebugLevel)
+	if log != nil {
+		env.Logger = *log
 	}
 	s, err := New(cfg, env)
 	if err != nil {
@@ -461,32 +462,19 @@ func TestErrors(t *testing.T) {
 		{"token missing", "rt_empty.json", 200, reply{"token_no_id.json", 200}, []string{"ercot", "POST", "field id_token", "missing"}, procurebot.EINVALID},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var logs bytes.Buffer
+			log, logs := venuetest.Logger()
 			f := &fake{data: func(string, url.Values) reply { return reply{tc.data, tc.code} }, token: tc.token}
-			s := start(t, f, Config{}, nil, &logs)
+			s := start(t, f, Config{}, nil, &log)
 			qs, err := s.PowerQuotes(context.Background(), utc("2024-11-04T06:00:00Z"), utc("2024-11-05T06:00:00Z"))
-			if err == nil {
-				t.Fatalf("no error, %d quotes", len(qs))
-			}
+			secrets := []string{subKey, username, password, "ID-TOKEN-SECRET", url.QueryEscape(username)}
+			venuetest.CheckError(t, err, tc.ecode, tc.want, secrets...)
 			if qs != nil {
 				t.Errorf("partial book of %d", len(qs))
 			}
-			if c := procurebot.ErrorCode(err); c != tc.ecode {
-				t.Errorf("code %s, want %s (%v)", c, tc.ecode, err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not mention %q", err, w)
-				}
-			}
-			if logs.Len() == 0 {
+			if logs.String() == "" {
 				t.Error("nothing logged")
 			}
-			for _, secret := range []string{subKey, username, password, "ID-TOKEN-SECRET", url.QueryEscape(username)} {
-				if strings.Contains(err.Error(), secret) || strings.Contains(logs.String(), secret) {
-					t.Errorf("%q leaked: %v\n%s", secret, err, logs.String())
-				}
-			}
+			venuetest.NoSecret(t, logs.String(), secrets...)
 		})
 	}
 }

@@ -18,16 +18,12 @@ import (
 
 	"github.com/procurebot/procurebot"
 	"github.com/procurebot/procurebot/providers/venuehttp"
+	"github.com/procurebot/procurebot/providers/venuehttp/venuetest"
 )
 
 const secretKey = "sk-or-v1-0123456789abcdef-secret"
 
 var fetched = time.Date(2026, 10, 12, 17, 0, 0, 0, time.UTC)
-
-type fixedClock struct{}
-
-func (fixedClock) Now() time.Time                                   { return fetched }
-func (fixedClock) Sleep(ctx context.Context, d time.Duration) error { return nil }
 
 func readFile(t testing.TB, name string) []byte {
 	t.Helper()
@@ -52,7 +48,7 @@ type server struct {
 	hits map[string]int
 }
 
-func replay(t *testing.T, routes map[string]route, cfg Config, logs *bytes.Buffer) (*Source, *server) {
+func replay(t *testing.T, routes map[string]route, cfg Config, log *zerolog.Logger) (*Source, *server) {
 	t.Helper()
 	rec := &server{hits: map[string]int{}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -74,9 +70,9 @@ func replay(t *testing.T, routes map[string]route, cfg Config, logs *bytes.Buffe
 	cfg.BaseURL = srv.URL + "/api/v1"
 	cfg.MaxAttempts = 1
 	cfg.RatePerSecond = 1000
-	env := venuehttp.Env{Clock: fixedClock{}, Getenv: func(string) string { return "" }}
-	if logs != nil {
-		env.Logger = zerolog.New(logs).Level(zerolog.DebugLevel)
+	env := venuehttp.Env{Clock: venuetest.Clock{T: fetched}, Getenv: func(string) string { return "" }}
+	if log != nil {
+		env.Logger = *log
 	}
 	s, err := New(cfg, env)
 	if err != nil {
@@ -263,29 +259,17 @@ func TestErrors(t *testing.T) {
 			procurebot.EINVALID, []string{"openrouter", "/endpoints", "field data", "is not"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var logs bytes.Buffer
-			s, _ := replay(t, tc.routes, withKey(tc.cfg), &logs)
+			log, logs := venuetest.Logger()
+			s, _ := replay(t, tc.routes, withKey(tc.cfg), &log)
 			qs, err := s.TokenQuotes(context.Background())
-			if err == nil {
-				t.Fatalf("no error, quotes %v", qs)
-			}
+			venuetest.CheckError(t, err, tc.code, tc.want, secretKey)
 			if qs != nil {
 				t.Errorf("partial book %v", qs)
 			}
-			if c := procurebot.ErrorCode(err); c != tc.code {
-				t.Errorf("code %s, want %s (%v)", c, tc.code, err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not mention %q", err, w)
-				}
-			}
-			if logs.Len() == 0 {
+			if logs.String() == "" {
 				t.Error("nothing logged")
 			}
-			if strings.Contains(err.Error(), secretKey) || strings.Contains(logs.String(), secretKey) {
-				t.Errorf("key leaked: %v\n%s", err, logs.String())
-			}
+			venuetest.NoSecret(t, logs.String(), secretKey)
 		})
 	}
 }

@@ -1,7 +1,6 @@
 package runpod
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,21 +14,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
 	"github.com/shopspring/decimal"
 
 	"github.com/procurebot/procurebot"
 	"github.com/procurebot/procurebot/providers/venuehttp"
+	"github.com/procurebot/procurebot/providers/venuehttp/venuetest"
 )
 
 const apiKey = "rp-secret-key-123"
 
 var fetched = time.Date(2026, 10, 12, 17, 0, 0, 0, time.UTC)
-
-type fixedClock struct{}
-
-func (fixedClock) Now() time.Time                                   { return fetched }
-func (fixedClock) Sleep(ctx context.Context, d time.Duration) error { return nil }
 
 // call is one request the fake RunPod received.
 type call struct {
@@ -90,7 +84,7 @@ func replay(t *testing.T, cfg Config, status int, files map[string]string, env v
 	t.Cleanup(srv.Close)
 	cfg.BaseURL, cfg.MaxAttempts, cfg.RatePerSecond = srv.URL, 1, 1e6
 	if env.Clock == nil {
-		env.Clock = fixedClock{}
+		env.Clock = venuetest.Clock{T: fetched}
 	}
 	if env.Getenv == nil {
 		env.Getenv = func(string) string { return "" }
@@ -360,27 +354,14 @@ func TestErrors(t *testing.T) {
 		{"no_data.json", 200, procurebot.EINVALID, []string{"runpod", "data.gpuTypes", "missing"}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			var logs bytes.Buffer
-			s, _ := replay(t, keyed(), tc.status, map[string]string{CloudSecure: tc.file, CloudCommunity: tc.file},
-				venuehttp.Env{Logger: zerolog.New(&logs).Level(zerolog.DebugLevel)})
+			log, logs := venuetest.Logger()
+			s, _ := replay(t, keyed(), tc.status, map[string]string{CloudSecure: tc.file, CloudCommunity: tc.file}, venuehttp.Env{Logger: log})
 			qs, err := s.GPUQuotes(context.Background())
-			if err == nil {
-				t.Fatalf("no error; %d quotes", len(qs))
-			}
+			venuetest.CheckError(t, err, tc.code, tc.want, apiKey)
 			if qs != nil {
 				t.Errorf("partial book %v", qs)
 			}
-			if c := procurebot.ErrorCode(err); c != tc.code {
-				t.Errorf("code %s, want %s (%v)", c, tc.code, err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not mention %q", err, w)
-				}
-			}
-			if strings.Contains(err.Error(), apiKey) || strings.Contains(logs.String(), apiKey) {
-				t.Errorf("key leaked: %v\n%s", err, logs.String())
-			}
+			venuetest.NoSecret(t, logs.String(), apiKey)
 			if !strings.Contains(logs.String(), "venue call") {
 				t.Errorf("the call was not logged: %q", logs.String())
 			}
@@ -391,7 +372,6 @@ func TestErrors(t *testing.T) {
 // The key is never in an error or a log line, even when the transport
 // fails with the full URL in its message.
 func TestKeyRedacted(t *testing.T) {
-	var logs bytes.Buffer
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hj, ok := w.(http.Hijacker)
 		if !ok {
@@ -403,7 +383,8 @@ func TestKeyRedacted(t *testing.T) {
 	t.Cleanup(srv.Close)
 	cfg := keyed()
 	cfg.BaseURL, cfg.MaxAttempts, cfg.RatePerSecond = srv.URL, 2, 1e6
-	s, err := New(cfg, venuehttp.Env{Clock: fixedClock{}, Logger: zerolog.New(&logs).Level(zerolog.DebugLevel)})
+	log, logs := venuetest.Logger()
+	s, err := New(cfg, venuehttp.Env{Clock: venuetest.Clock{T: fetched}, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,9 +397,8 @@ func TestKeyRedacted(t *testing.T) {
 	if !strings.Contains(logs.String(), "runpod") || !strings.Contains(logs.String(), "retrying") {
 		t.Errorf("nothing logged: %q", logs.String())
 	}
-	if strings.Contains(err.Error(), apiKey) || strings.Contains(logs.String(), apiKey) {
-		t.Errorf("key leaked:\nerr: %v\nlogs: %s", err, logs.String())
-	}
+	venuetest.NoSecret(t, err.Error(), apiKey)
+	venuetest.NoSecret(t, logs.String(), apiKey)
 	if !strings.Contains(err.Error(), "[redacted]") {
 		t.Errorf("error %q does not show the redacted key", err)
 	}

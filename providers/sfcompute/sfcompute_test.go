@@ -1,7 +1,6 @@
 package sfcompute
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -20,6 +19,7 @@ import (
 	"github.com/procurebot/procurebot"
 	"github.com/procurebot/procurebot/providers/feed"
 	"github.com/procurebot/procurebot/providers/venuehttp"
+	"github.com/procurebot/procurebot/providers/venuehttp/venuetest"
 )
 
 const secret = "sfc-secret-token-9f8e7d"
@@ -29,11 +29,6 @@ var fetched = time.Date(2026, 10, 12, 16, 59, 30, 0, time.UTC)
 
 // The adapter is a feed source.
 var _ feed.GPUSource = (*Source)(nil)
-
-type fixedClock struct{}
-
-func (fixedClock) Now() time.Time                                   { return fetched }
-func (fixedClock) Sleep(ctx context.Context, d time.Duration) error { return nil }
 
 // reply is what the fake market answers to one quote call.
 type reply struct {
@@ -65,7 +60,7 @@ func readFixture(t testing.TB, file string) []byte {
 
 // serve starts a fake market and returns a source pointed at it, the
 // market, and the buffer the source logs into (at debug level).
-func serve(t *testing.T, reqs []Request, route func(url.Values) reply) (*Source, *market, *bytes.Buffer) {
+func serve(t *testing.T, reqs []Request, route func(url.Values) reply) (*Source, *market, *venuetest.SyncBuffer) {
 	t.Helper()
 	m := &market{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -85,12 +80,12 @@ func serve(t *testing.T, reqs []Request, route func(url.Values) reply) (*Source,
 		w.Write(body)
 	}))
 	t.Cleanup(srv.Close)
-	logs := &bytes.Buffer{}
+	log, logs := venuetest.Logger()
 	s, err := New(Config{
 		Config:   venuehttp.Config{BaseURL: srv.URL, MaxAttempts: 1, RatePerSecond: 1000},
 		APIKey:   venuehttp.Credential{Value: secret},
 		Requests: reqs,
-	}, venuehttp.Env{Clock: fixedClock{}, Logger: zerolog.New(logs).Level(zerolog.DebugLevel)})
+	}, venuehttp.Env{Clock: venuetest.Clock{T: fetched}, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,17 +297,7 @@ func TestNoQuote(t *testing.T) {
 				}
 				return
 			}
-			if err == nil {
-				t.Fatal("no error")
-			}
-			if c := procurebot.ErrorCode(err); c != procurebot.EINVALID {
-				t.Errorf("code %s", c)
-			}
-			for _, w := range tc.wantErr {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not mention %q", err, w)
-				}
-			}
+			venuetest.CheckError(t, err, procurebot.EINVALID, tc.wantErr)
 		})
 	}
 }
@@ -335,23 +320,11 @@ func TestErrors(t *testing.T) {
 		t.Run(tc.file, func(t *testing.T) {
 			s, _, logs := serve(t, nil, func(url.Values) reply { return reply{tc.file, tc.status} })
 			qs, err := s.GPUQuotes(context.Background())
-			if err == nil {
-				t.Fatalf("no error, quotes %v", qs)
-			}
+			venuetest.CheckError(t, err, tc.code, tc.want, secret)
 			if qs != nil {
 				t.Errorf("partial book %v", qs)
 			}
-			if c := procurebot.ErrorCode(err); c != tc.code {
-				t.Errorf("code %s, want %s (%v)", c, tc.code, err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not mention %q", err, w)
-				}
-			}
-			if strings.Contains(err.Error(), secret) || strings.Contains(logs.String(), secret) {
-				t.Errorf("the token leaks: %v\n%s", err, logs)
-			}
+			venuetest.NoSecret(t, logs.String(), secret)
 		})
 	}
 }
@@ -381,9 +354,7 @@ func TestNoSecretInLogs(t *testing.T) {
 	if !strings.Contains(logs.String(), "venue call") {
 		t.Fatalf("debug log not captured: %s", logs)
 	}
-	if strings.Contains(logs.String(), secret) {
-		t.Errorf("log leaks the token:\n%s", logs)
-	}
+	venuetest.NoSecret(t, logs.String(), secret)
 }
 
 func TestConfig(t *testing.T) {
@@ -449,7 +420,7 @@ func TestTimeRounding(t *testing.T) {
 
 // BenchmarkParse parses several hundred quote responses of every shape.
 func BenchmarkParse(b *testing.B) {
-	s, err := New(Config{Config: venuehttp.Config{BaseURL: "http://sfc.invalid"}, APIKey: venuehttp.Credential{Value: "k"}}, venuehttp.Env{Clock: fixedClock{}, Logger: zerolog.Nop()})
+	s, err := New(Config{Config: venuehttp.Config{BaseURL: "http://sfc.invalid"}, APIKey: venuehttp.Credential{Value: "k"}}, venuehttp.Env{Clock: venuetest.Clock{T: fetched}, Logger: zerolog.Nop()})
 	if err != nil {
 		b.Fatal(err)
 	}

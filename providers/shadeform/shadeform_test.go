@@ -20,6 +20,7 @@ import (
 	"github.com/procurebot/procurebot"
 	"github.com/procurebot/procurebot/providers/feed"
 	"github.com/procurebot/procurebot/providers/venuehttp"
+	"github.com/procurebot/procurebot/providers/venuehttp/venuetest"
 )
 
 const secret = "shade-secret-key-4c2a1b"
@@ -28,11 +29,6 @@ var fetched = time.Date(2026, 10, 12, 17, 0, 0, 0, time.UTC)
 
 // The adapter is a feed source.
 var _ feed.GPUSource = (*Source)(nil)
-
-type fixedClock struct{}
-
-func (fixedClock) Now() time.Time                                   { return fetched }
-func (fixedClock) Sleep(ctx context.Context, d time.Duration) error { return nil }
 
 type reply struct {
 	file   string
@@ -61,7 +57,7 @@ func readFixture(t testing.TB, file string) []byte {
 
 // serve replays testdata chosen by route at /v1/instances/types, checks the
 // API key header, and returns a source logging into the returned buffer.
-func serve(t *testing.T, cfg Config, route func(url.Values) reply) (*Source, *recorder, *bytes.Buffer) {
+func serve(t *testing.T, cfg Config, route func(url.Values) reply) (*Source, *recorder, *venuetest.SyncBuffer) {
 	t.Helper()
 	rec := &recorder{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -85,8 +81,8 @@ func serve(t *testing.T, cfg Config, route func(url.Values) reply) (*Source, *re
 	t.Cleanup(srv.Close)
 	cfg.Config = venuehttp.Config{BaseURL: srv.URL + "/v1", MaxAttempts: 1, RatePerSecond: 1000}
 	cfg.APIKey = venuehttp.Credential{Value: secret}
-	logs := &bytes.Buffer{}
-	s, err := New(cfg, venuehttp.Env{Clock: fixedClock{}, Logger: zerolog.New(logs).Level(zerolog.DebugLevel)})
+	log, logs := venuetest.Logger()
+	s, err := New(cfg, venuehttp.Env{Clock: venuetest.Clock{T: fetched}, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,23 +310,11 @@ func TestErrors(t *testing.T) {
 		t.Run(tc.file, func(t *testing.T) {
 			s, _, logs := serve(t, Config{}, func(url.Values) reply { return reply{tc.file, tc.status} })
 			qs, err := s.GPUQuotes(context.Background())
-			if err == nil {
-				t.Fatalf("no error, quotes %v", qs)
-			}
+			venuetest.CheckError(t, err, tc.code, tc.want, secret)
 			if qs != nil {
 				t.Errorf("partial book %v", qs)
 			}
-			if c := procurebot.ErrorCode(err); c != tc.code {
-				t.Errorf("code %s, want %s (%v)", c, tc.code, err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not mention %q", err, w)
-				}
-			}
-			if strings.Contains(err.Error(), secret) || strings.Contains(logs.String(), secret) {
-				t.Errorf("the key leaks: %v\n%s", err, logs)
-			}
+			venuetest.NoSecret(t, logs.String(), secret)
 		})
 	}
 }
@@ -357,9 +341,7 @@ func TestNoSecretInLogs(t *testing.T) {
 	if !strings.Contains(logs.String(), "venue call") {
 		t.Fatalf("debug log not captured: %s", logs)
 	}
-	if strings.Contains(logs.String(), secret) {
-		t.Errorf("log leaks the key:\n%s", logs)
-	}
+	venuetest.NoSecret(t, logs.String(), secret)
 }
 
 func TestConfig(t *testing.T) {

@@ -1,7 +1,6 @@
 package vastai
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,21 +14,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
 	"github.com/shopspring/decimal"
 
 	"github.com/procurebot/procurebot"
 	"github.com/procurebot/procurebot/providers/venuehttp"
+	"github.com/procurebot/procurebot/providers/venuehttp/venuetest"
 )
 
 const apiKey = "vast-secret-key-123"
 
 var fetched = time.Date(2026, 10, 12, 17, 0, 0, 0, time.UTC)
-
-type fixedClock struct{}
-
-func (fixedClock) Now() time.Time                                   { return fetched }
-func (fixedClock) Sleep(ctx context.Context, d time.Duration) error { return nil }
 
 // call is one search the fake Vast received.
 type call struct {
@@ -77,7 +71,7 @@ func replay(t *testing.T, cfg Config, status int, files map[string]string, env v
 	t.Cleanup(srv.Close)
 	cfg.BaseURL, cfg.MaxAttempts, cfg.RatePerSecond = srv.URL+"/api/v0", 1, 1e6
 	if env.Clock == nil {
-		env.Clock = fixedClock{}
+		env.Clock = venuetest.Clock{T: fetched}
 	}
 	if env.Getenv == nil {
 		env.Getenv = func(string) string { return "" }
@@ -271,10 +265,10 @@ func TestLimitFilled(t *testing.T) {
 		limit int
 		warn  bool
 	}{{3, true}, {4, false}} {
-		var logs bytes.Buffer
+		log, logs := venuetest.Logger()
 		cfg := keyed()
 		cfg.Limit, cfg.Types = tc.limit, []string{TypeOnDemand}
-		s, _ := replay(t, cfg, 200, map[string]string{TypeOnDemand: "three.json"}, venuehttp.Env{Logger: zerolog.New(&logs)})
+		s, _ := replay(t, cfg, 200, map[string]string{TypeOnDemand: "three.json"}, venuehttp.Env{Logger: log})
 		qs, err := s.GPUQuotes(context.Background())
 		if err != nil || len(qs) != 3 {
 			t.Fatalf("%d quotes %v", len(qs), err)
@@ -308,30 +302,17 @@ func TestErrors(t *testing.T) {
 		{"missing_price.json", 200, procurebot.EINVALID, []string{"vastai", "offers[1].dph_total", "missing"}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			var logs bytes.Buffer
-			s, _ := replay(t, keyed(), tc.status, map[string]string{TypeOnDemand: tc.file, TypeBid: tc.file},
-				venuehttp.Env{Logger: zerolog.New(&logs).Level(zerolog.DebugLevel)})
+			log, logs := venuetest.Logger()
+			s, _ := replay(t, keyed(), tc.status, map[string]string{TypeOnDemand: tc.file, TypeBid: tc.file}, venuehttp.Env{Logger: log})
 			qs, err := s.GPUQuotes(context.Background())
-			if err == nil {
-				t.Fatalf("no error; %d quotes", len(qs))
-			}
+			venuetest.CheckError(t, err, tc.code, tc.want, apiKey)
 			if qs != nil {
 				t.Errorf("partial book %v", qs)
-			}
-			if c := procurebot.ErrorCode(err); c != tc.code {
-				t.Errorf("code %s, want %s (%v)", c, tc.code, err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not mention %q", err, w)
-				}
 			}
 			if !strings.Contains(logs.String(), "venue call") {
 				t.Errorf("the call was not logged: %q", logs.String())
 			}
-			if strings.Contains(err.Error(), apiKey) || strings.Contains(logs.String(), apiKey) {
-				t.Errorf("key leaked: %v\n%s", err, logs.String())
-			}
+			venuetest.NoSecret(t, logs.String(), apiKey)
 		})
 	}
 }
@@ -339,7 +320,6 @@ func TestErrors(t *testing.T) {
 // A server that echoes the Authorization header into its error body does
 // not leak the key into the error or the retry log.
 func TestKeyRedacted(t *testing.T) {
-	var logs bytes.Buffer
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		fmt.Fprintf(w, `{"success": false, "error": "unavailable", "msg": "backend busy for %s"}`, r.Header.Get("Authorization"))
@@ -347,7 +327,8 @@ func TestKeyRedacted(t *testing.T) {
 	t.Cleanup(srv.Close)
 	cfg := keyed()
 	cfg.BaseURL, cfg.MaxAttempts, cfg.RatePerSecond, cfg.Types = srv.URL, 2, 1e6, []string{TypeOnDemand}
-	s, err := New(cfg, venuehttp.Env{Clock: fixedClock{}, Logger: zerolog.New(&logs).Level(zerolog.DebugLevel)})
+	log, logs := venuetest.Logger()
+	s, err := New(cfg, venuehttp.Env{Clock: venuetest.Clock{T: fetched}, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,9 +339,8 @@ func TestKeyRedacted(t *testing.T) {
 	if !strings.Contains(logs.String(), "retrying") {
 		t.Errorf("no retry logged: %s", logs.String())
 	}
-	if strings.Contains(err.Error(), apiKey) || strings.Contains(logs.String(), apiKey) {
-		t.Errorf("key leaked:\nerr: %v\nlogs: %s", err, logs.String())
-	}
+	venuetest.NoSecret(t, err.Error(), apiKey)
+	venuetest.NoSecret(t, logs.String(), apiKey)
 }
 
 func TestConfig(t *testing.T) {

@@ -19,25 +19,12 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/procurebot/procurebot"
+	"github.com/procurebot/procurebot/providers/venuehttp/venuetest"
 )
 
-// syncBuffer is a log sink safe for the client's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer is a log sink safe for the client's goroutines, with ways to
+// read its JSON lines.
+type syncBuffer struct{ venuetest.SyncBuffer }
 
 // lines returns the decoded JSON log lines.
 func (b *syncBuffer) lines(t *testing.T) []map[string]any {
