@@ -304,6 +304,13 @@ func (n *Node) SendFromDev(ctx context.Context, to *common.Address, value *big.I
 	if len(data) > 0 {
 		args["input"] = hexutil.Bytes(data)
 	}
+	if to != nil && len(data) > 0 {
+		// A fixed gas limit for contract calls: geth may estimate against a
+		// head that does not yet hold a contract deployed a moment ago,
+		// price the call as a plain transfer, and the call then runs out
+		// of gas (seen under load in CI).
+		args["gas"] = hexutil.Uint64(500_000)
+	}
 	var hash common.Hash
 	if err := n.RPC.CallContext(ctx, &hash, "eth_sendTransaction", args); err != nil {
 		return nil, fmt.Errorf("eth_sendTransaction from the developer account %s: %w", n.Dev.Hex(), err)
