@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -270,7 +272,15 @@ func TestPaperSIGTERM(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(700 * time.Millisecond)
+	// Stop it once a few steps are done (it reports them on /metrics).
+	deadline := time.Now().Add(60 * time.Second)
+	for !stepsDone(dir, 3) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no 3 steps done in 60 s:\n%.2000s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -310,4 +320,26 @@ func TestPaperSIGTERM(t *testing.T) {
 		t.Fatalf("resume: %v\n%s", err, out)
 	}
 	t.Logf("stopped cleanly after step %d of 72, resumed and finished", c.Next)
+}
+
+// stepsDone reports whether the bot of dataDir has done n steps, from its
+// /metrics.
+func stepsDone(dataDir string, n int) bool {
+	url, _, ok := botAPI(dataDir)
+	if !ok {
+		return false
+	}
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "procurebot_step "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			return err == nil && f >= float64(n)
+		}
+	}
+	return false
 }
