@@ -250,8 +250,14 @@ func runBot(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 		if chain.Replayed > 0 {
 			log.Info().Int("transactions", chain.Replayed).Msg("paper chain rebuilt from the stored signed transactions")
 		}
+		// The payer's step-by-step lines are debug noise here: the agent logs
+		// each payment with its intent id and transaction hash.
+		payLog := log
+		if log.GetLevel() >= zerolog.InfoLevel {
+			payLog = log.Level(zerolog.WarnLevel)
+		}
 		payer, err := wallet.NewPayer(ctx, chain.Client(), store, signer, wallet.WithLedger(store),
-			wallet.WithPollInterval(5*time.Millisecond), wallet.WithLogger(log))
+			wallet.WithPollInterval(5*time.Millisecond), wallet.WithLogger(payLog))
 		if err != nil {
 			return err
 		}

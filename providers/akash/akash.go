@@ -315,7 +315,6 @@ type consoleModel struct {
 	} `json:"price"`
 }
 
-var one = decimal.NewFromInt(1)
 
 // parseConsole turns a /v1/gpu-prices body into one quote per priced model
 // with a GPU class, quoting the statistic stat; skipped lists the priced
@@ -378,7 +377,7 @@ func parseConsole(c *venuehttp.Client, req venuehttp.Request, body []byte, now t
 			Venue: "akash", FetchedAt: now,
 			Billing: procurebot.Billing{
 				Unit: procurebot.BillUSDPerGPUHour, Raw: p.Raw, Denom: "USD",
-				Amount: p.Value, ToUSDPerGPUHour: one,
+				Amount: p.Value, ToUSDPerGPUHour: procurebot.One,
 			},
 			Cloud: "console", Available: m.Availability.Available, Ref: ref,
 		}
@@ -513,7 +512,7 @@ func Factor(blockTime, tokenUSD decimal.Decimal, gpus int) decimal.Decimal {
 func (cv *converter) tokenUSD(denom string) (decimal.Decimal, bool, error) {
 	switch denom {
 	case DenomACT, DenomUSDC:
-		return one, true, nil
+		return procurebot.One, true, nil
 	case DenomAKT:
 		if !cv.aktDone {
 			p, err := cv.aktUSD()

@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/shopspring/decimal"
-
 	"github.com/procurebot/procurebot"
 )
 
@@ -38,8 +36,6 @@ func (r *Replay) Name() string { return r.name }
 // MaxAge is the bound given to NewReplay.
 func (r *Replay) MaxAge() time.Duration { return r.maxAge }
 
-var one = decimal.NewFromInt(1)
-
 // GPUQuotes returns the book in force now, each offer as a quote billed in
 // USD per GPU-hour at its recorded per-GPU price.
 func (r *Replay) GPUQuotes(ctx context.Context) ([]procurebot.Quote, error) {
@@ -61,7 +57,7 @@ func (r *Replay) GPUQuotes(ctx context.Context) ([]procurebot.Quote, error) {
 		}
 		out = append(out, procurebot.Quote{
 			Offer: o, Venue: r.name, FetchedAt: s.Time, SpotKind: kind, Available: -1, Ref: o.Instance,
-			Billing: procurebot.Billing{Unit: procurebot.BillUSDPerGPUHour, Raw: o.PerGPU.String(), Denom: "USD", Amount: o.PerGPU, ToUSDPerGPUHour: one},
+			Billing: procurebot.Billing{Unit: procurebot.BillUSDPerGPUHour, Raw: o.PerGPU.String(), Denom: "USD", Amount: o.PerGPU, ToUSDPerGPUHour: procurebot.One},
 		})
 	}
 	return out, nil

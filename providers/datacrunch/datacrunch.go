@@ -329,7 +329,6 @@ type input struct {
 	avail    []avail
 }
 
-var one = decimal.NewFromInt(1)
 
 // parse turns the instance types and the availability lists into quotes.
 // It does no I/O: c only decodes and names the venue and request in
@@ -356,7 +355,7 @@ func parse(c *venuehttp.Client, in input, now time.Time) ([]procurebot.Quote, []
 		byName[t.InstanceType] = i
 		if n := t.GPU.NumberOfGPUs; n > 0 {
 			classes[i] = procurebot.GPUClassOf(t.GPU.Description, t.Model, t.Name, t.InstanceType)
-			factors[i] = one.Div(decimal.NewFromInt(int64(n)))
+			factors[i] = procurebot.One.Div(decimal.NewFromInt(int64(n)))
 		}
 	}
 	type seenKey struct {

@@ -278,7 +278,6 @@ type response struct {
 	} `json:"errors"`
 }
 
-var one = decimal.NewFromInt(1)
 
 // parse turns one cloud's GraphQL response into quotes. It does no I/O: c
 // only decodes and names the venue and request in errors. skipped lists
@@ -351,7 +350,7 @@ func parse(c *venuehttp.Client, req venuehttp.Request, body []byte, cloud string
 				Venue: "runpod", FetchedAt: now,
 				Billing: procurebot.Billing{
 					Unit: procurebot.BillUSDPerGPUHour, Raw: p.Raw, Denom: "USD",
-					Amount: p.Value, ToUSDPerGPUHour: one,
+					Amount: p.Value, ToUSDPerGPUHour: procurebot.One,
 				},
 				SpotKind: kind, Cloud: cloud, Available: available, Ref: g.ID,
 			}
