@@ -18,6 +18,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -46,6 +47,14 @@ type Market interface {
 	Quote(d procurebot.Decision) (*sim.Bill, error)
 	// Apply carries out d as the next step and returns what it cost.
 	Apply(d procurebot.Decision) (*sim.Bill, error)
+}
+
+// Waiter is a Market whose steps happen at set times (live mode): Run
+// waits for the next step, outside the step's own time bound and while a
+// stop can still end the wait.
+type Waiter interface {
+	// WaitNext returns when the next step's time has come, or ctx.Err().
+	WaitNext(ctx context.Context) error
 }
 
 // Ledger is the append-only ledger (store.Ledger).
@@ -102,6 +111,18 @@ type SpendReader interface {
 	Spent(ctx context.Context, at time.Time, key procurebot.SpendKey, w procurebot.Window) (procurebot.Money, error)
 }
 
+// Leases elects the one agent that runs a run (store.LeaseStore), so two
+// bots sharing a Redis store never both pay. Optional (a bbolt store is
+// locked to one process anyway).
+type Leases interface {
+	// AcquireLease takes or renews the lease name for holder until now+ttl.
+	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (procurebot.Lease, error)
+	// RenewLease extends a held lease; ECONFLICT once it was lost.
+	RenewLease(ctx context.Context, l procurebot.Lease, ttl time.Duration, now time.Time) (procurebot.Lease, error)
+	// ReleaseLease frees it.
+	ReleaseLease(ctx context.Context, l procurebot.Lease) error
+}
+
 // Notifier asks humans (Slack). Optional.
 type Notifier interface {
 	// Ask posts the request and returns the message's channel and ts.
@@ -134,6 +155,9 @@ type Config struct {
 	// StepTimeout bounds one step (default 2 min): payments waiting on an
 	// unreachable chain give up, and the step is finished on restart.
 	StepTimeout time.Duration
+	// LeaseTTL is the leader lease's life (default 5 min; live mode: two
+	// steps and more).
+	LeaseTTL time.Duration
 	// Shadow records what would be done without doing it (live mode while
 	// orders at venues are not placed): ledger entries are marked shadow
 	// and nothing is paid.
@@ -150,6 +174,9 @@ type Agent struct {
 	approvals Approvals
 	payer     Payer
 	spend     SpendReader
+	leases    Leases
+	holder    string
+	lease     procurebot.Lease
 	notifier  Notifier
 	clock     procurebot.Clock // wall time: approvals, pacing
 	log       zerolog.Logger
@@ -168,6 +195,8 @@ type Deps struct {
 	Approvals Approvals
 	Payer     Payer       // nil: no payments (accounting only)
 	Spend     SpendReader // nil: no spend gauges
+	Leases    Leases      // nil: no leader election
+	Holder    string      // this process, for the lease (default host:pid)
 	Notifier  Notifier    // nil: approvals only through the CLI / HTTP API
 	Clock     procurebot.Clock
 	Log       zerolog.Logger
@@ -195,8 +224,12 @@ func New(cfg Config, d Deps) (*Agent, error) {
 	if d.Metrics == nil {
 		d.Metrics = NewMetrics()
 	}
+	if d.Holder == "" {
+		host, _ := os.Hostname()
+		d.Holder = fmt.Sprintf("%s:%d", host, os.Getpid())
+	}
 	return &Agent{cfg: cfg, market: d.Market, policy: d.Policy, ledger: d.Ledger, state: d.State, approvals: d.Approvals,
-		payer: d.Payer, spend: d.Spend, notifier: d.Notifier, clock: d.Clock, log: d.Log, metrics: d.Metrics}, nil
+		payer: d.Payer, spend: d.Spend, leases: d.Leases, holder: d.Holder, notifier: d.Notifier, clock: d.Clock, log: d.Log, metrics: d.Metrics}, nil
 }
 
 // Metrics returns the agent's metrics.
@@ -262,6 +295,15 @@ func (a *Agent) loadDecision(ctx context.Context, k int) (stepRecord, error) {
 // was done stands), and a step in flight is finished with its recorded
 // decision — its payments and ledger entries are idempotent.
 func (a *Agent) Run(ctx context.Context) error {
+	if a.leases != nil {
+		l, err := a.leases.AcquireLease(ctx, a.key("leader"), a.holder, a.leaseTTL(), time.Now())
+		if err != nil {
+			return fmt.Errorf("agent: run %s: %w", a.cfg.RunID, err)
+		}
+		a.lease = l
+		a.log.Info().Str("holder", l.Holder).Uint64("fencing_token", l.Token).Msg("leader lease taken")
+		defer a.leases.ReleaseLease(context.WithoutCancel(ctx), a.lease)
+	}
 	c, err := a.loadCursor(ctx)
 	if err != nil {
 		return err
@@ -291,6 +333,18 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		k := a.market.Next()
 		inFlight := c.InFlight && c.Next == k
+		if w, ok := a.market.(Waiter); ok && !inFlight {
+			if err := w.WaitNext(ctx); err != nil {
+				return nil // stopped while waiting for the step
+			}
+		}
+		if a.leases != nil {
+			l, err := a.leases.RenewLease(ctx, a.lease, a.leaseTTL(), time.Now())
+			if err != nil {
+				return fmt.Errorf("agent: lost the leader lease of run %s; stopping before step %d: %w", a.cfg.RunID, k, err)
+			}
+			a.lease = l
+		}
 		// A stop (SIGTERM) lets the step in flight finish: it runs on a
 		// context that is not cancelled with ctx, bounded in time; if it
 		// cannot finish, its decision is journalled and a restart ends it.
@@ -309,6 +363,16 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.log.Info().Int("steps", a.market.Steps()).Msg("run complete")
 	return nil
+}
+
+// leaseTTL is how long the leader lease outlives a silent leader: each
+// step renews it, so it must exceed the time between two renewals — the
+// longest step plus the wait for the next (Config.LeaseTTL; default 5 min).
+func (a *Agent) leaseTTL() time.Duration {
+	if a.cfg.LeaseTTL > 0 {
+		return a.cfg.LeaseTTL
+	}
+	return 5 * time.Minute
 }
 
 func (a *Agent) stepTimeout() time.Duration {

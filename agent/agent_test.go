@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"math/big"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -296,4 +297,41 @@ func TestSharedPathPaid(t *testing.T) {
 		t.Errorf("payees hold %s USD, ledger payments %s", onChain, got[procurebot.KindPayment])
 	}
 	t.Logf("%d payees hold %s USD = the ledger's payments; spend %s", len(payees), onChain, spend)
+}
+
+// Two bots on one store and run: the second finds the leader lease held
+// and does not run; once the first is done, the lease is free again.
+func TestLeaderLease(t *testing.T) {
+	ctx := context.Background()
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "p.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	other, err := st.AcquireLease(ctx, "agent/test/leader", "other-host:1", time.Minute, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, _ := sim.NewSession(ctx, loadScenario(t), dataset(t), strategy.NewGreedy())
+	pol, _ := policy.New(policy.Config{}, st, nil)
+	a, err := agent.New(agent.Config{RunID: "test"}, agent.Deps{Market: sess, Policy: pol, Ledger: st, State: st, Approvals: st, Leases: st, Holder: "me:2", Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = a.Run(ctx)
+	if procurebot.ErrorCode(err) != procurebot.ECONFLICT || !strings.Contains(err.Error(), "other-host:1") {
+		t.Fatalf("second bot: %v, want ECONFLICT naming the holder", err)
+	}
+	if es, _ := st.List(ctx, procurebot.LedgerFilter{}); len(es) != 0 {
+		t.Fatalf("the second bot wrote %d ledger entries", len(es))
+	}
+	if err := st.ReleaseLease(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AcquireLease(ctx, "agent/test/leader", "next:3", time.Minute, time.Now()); err != nil {
+		t.Errorf("lease not released after the run: %v", err)
+	}
 }

@@ -73,10 +73,8 @@ func (m *LiveMarket) Decide(ctx context.Context) (procurebot.Decision, error) {
 			return procurebot.Decision{}, fmt.Errorf("agent: observation of step %d: %w", k, err)
 		}
 	} else {
-		if d := t.Sub(m.clock.Now()); d > 0 {
-			if err := m.clock.Sleep(ctx, d); err != nil {
-				return procurebot.Decision{}, err
-			}
+		if err := m.WaitNext(ctx); err != nil {
+			return procurebot.Decision{}, err
 		}
 		if o, err = m.observe(ctx); err != nil {
 			return procurebot.Decision{}, err
@@ -91,6 +89,17 @@ func (m *LiveMarket) Decide(ctx context.Context) (procurebot.Decision, error) {
 		return procurebot.Decision{}, err
 	}
 	return m.Session.Decide(ctx)
+}
+
+// WaitNext sleeps on the market's clock until the next step's time.
+func (m *LiveMarket) WaitNext(ctx context.Context) error {
+	if m.Next() >= m.Steps() {
+		return nil
+	}
+	if d := m.Time(m.Next()).Sub(m.clock.Now()); d > 0 {
+		return m.clock.Sleep(ctx, d)
+	}
+	return nil
 }
 
 // observation is what the feeds showed at one step.

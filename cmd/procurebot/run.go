@@ -126,6 +126,7 @@ type botStore interface {
 	agent.StateStore
 	agent.Approvals
 	agent.SpendReader
+	agent.Leases
 	policy.SpendCounter
 	wallet.IntentStore
 	slackapprovals.ApprovalDecisions
@@ -199,7 +200,7 @@ func runBot(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 	}
 	metrics := agent.NewMetrics()
 	acfg := agent.Config{RunID: f.runID, Speed: f.speed}
-	deps := agent.Deps{Policy: pol, Ledger: store, State: store, Approvals: store, Spend: store, Log: log, Metrics: metrics}
+	deps := agent.Deps{Policy: pol, Ledger: store, State: store, Approvals: store, Spend: store, Leases: store, Log: log, Metrics: metrics}
 	var health func(context.Context) error
 	var sc *procurebot.Scenario
 	if live {
@@ -215,6 +216,7 @@ func runBot(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 			return err
 		}
 		deps.Market, acfg.Speed, acfg.Shadow = market, 0, true
+		acfg.LeaseTTL = 2*sc.Step + 5*time.Minute
 		health = func(ctx context.Context) error {
 			if _, _, err := store.GetState(ctx, "health"); err != nil {
 				return fmt.Errorf("store: %w", err)
