@@ -198,9 +198,13 @@ func runBot(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	holder, err := nodeID(f.dataDir)
+	if err != nil {
+		return err
+	}
 	metrics := agent.NewMetrics()
 	acfg := agent.Config{RunID: f.runID, Speed: f.speed}
-	deps := agent.Deps{Policy: pol, Ledger: store, State: store, Approvals: store, Spend: store, Leases: store, Log: log, Metrics: metrics}
+	deps := agent.Deps{Policy: pol, Ledger: store, State: store, Approvals: store, Spend: store, Leases: store, Holder: holder, Log: log, Metrics: metrics}
 	var health func(context.Context) error
 	var sc *procurebot.Scenario
 	if live {
@@ -388,6 +392,27 @@ func liveScenario(cfg *config.Config, name string, now time.Time) (*procurebot.S
 		}
 	}
 	return cfg.Scenario(name, start, end)
+}
+
+// nodeID names this bot for the leader lease: the host and an id kept in
+// the data directory, so that a bot restarted after a crash takes its own
+// lease back at once, while a bot on another host or data directory (two
+// replicas on one Redis) waits for it to expire.
+func nodeID(dataDir string) (string, error) {
+	path := filepath.Join(dataDir, "node.id")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		buf := make([]byte, 8)
+		if _, err := rand.Read(buf); err != nil {
+			return "", err
+		}
+		b = []byte(hex.EncodeToString(buf))
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			return "", err
+		}
+	}
+	host, _ := os.Hostname()
+	return host + "/" + strings.TrimSpace(string(b)), nil
 }
 
 // paperPayee is the address a seller is paid at in paper mode: fixed per

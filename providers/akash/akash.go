@@ -315,7 +315,6 @@ type consoleModel struct {
 	} `json:"price"`
 }
 
-
 // parseConsole turns a /v1/gpu-prices body into one quote per priced model
 // with a GPU class, quoting the statistic stat; skipped lists the priced
 // models with no GPU class.

@@ -329,7 +329,6 @@ type input struct {
 	avail    []avail
 }
 
-
 // parse turns the instance types and the availability lists into quotes.
 // It does no I/O: c only decodes and names the venue and request in
 // errors. skipped names what was not quoted and why.

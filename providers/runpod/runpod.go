@@ -278,7 +278,6 @@ type response struct {
 	} `json:"errors"`
 }
 
-
 // parse turns one cloud's GraphQL response into quotes. It does no I/O: c
 // only decodes and names the venue and request in errors. skipped lists
 // the GPU types that map to no GPU class.
