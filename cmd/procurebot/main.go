@@ -68,7 +68,19 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 It reads GPU offers, token prices and hourly wholesale power prices, and
 decides every step whether to run its own GPUs, curtail them and rent,
 lease idle GPUs out, shift flexible jobs to cheap hours, or route inference
-to the cheapest seller. "backtest" proves it on recorded price history.`,
+to the cheapest seller, paying sellers in stablecoins under hard spend
+policy, with human approval for large commitments.
+
+  run        the bot: paper mode on the embedded history with nothing to
+             install, or live on configured venues (shadow orders)
+  backtest   prove it on recorded prices against greedy and the oracle
+  quotes     the venues' current normalised quotes; record appends them to
+             a history you can backtest on
+  approvals  answer the commitments waiting for a human
+  ledger     every payment and charge; wallet the payment account
+
+Guides: docs/operations.md (the bot), docs/providers.md (venues),
+docs/model.md (the planner).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
