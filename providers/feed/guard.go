@@ -18,8 +18,8 @@ type GuardConfig struct {
 	// of its class is quarantined (defaults 0.2 and 5).
 	Low  float64 `yaml:"low"`
 	High float64 `yaml:"high"`
-	// Window is how many recent accepted prices per class the median is
-	// taken over (default 200); the batch being judged counts too.
+	// Window is how many recent accepted prices per class and provider the
+	// provider medians are taken over (default 200).
 	Window int `yaml:"window"`
 	// MinSamples is how many prices a class needs before the guard judges
 	// it (default 5): a class seen once cannot be told from an outlier.

@@ -36,7 +36,8 @@ type Config struct {
 	Akash *akash.Config `yaml:"akash"`
 	IONet *ionet.Config `yaml:"ionet"`
 	// CoinGecko is the token price feed Akash's uakt bids are converted
-	// with; it is not a venue of its own (default: the public API).
+	// with, built only when akash has bids configured (lcd_url); it is not
+	// a venue of its own (default: the public API).
 	CoinGecko *coingecko.Config `yaml:"coingecko"`
 	// Inference.
 	OpenRouter *openrouter.Config `yaml:"openrouter"`
@@ -65,6 +66,9 @@ func (c Config) entries() []entry {
 	add("shadeform", c.Shadeform != nil, func(e venuehttp.Env) (feed.Source, error) { return shadeform.New(*c.Shadeform, e) })
 	add("sfcompute", c.SFCompute != nil, func(e venuehttp.Env) (feed.Source, error) { return sfcompute.New(*c.SFCompute, e) })
 	add("akash", c.Akash != nil, func(e venuehttp.Env) (feed.Source, error) {
+		if c.Akash.LCDURL == "" {
+			return akash.New(*c.Akash, e, nil) // console prices only: no token to convert
+		}
 		cg := coingecko.Config{}
 		if c.CoinGecko != nil {
 			cg = *c.CoinGecko
