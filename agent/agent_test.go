@@ -24,6 +24,8 @@ import (
 	"github.com/procurebot/procurebot/scenario"
 	"github.com/procurebot/procurebot/sim"
 	"github.com/procurebot/procurebot/store/bolt"
+	redisstore "github.com/procurebot/procurebot/store/redis"
+	"github.com/procurebot/procurebot/store/redis/redistest"
 	"github.com/procurebot/procurebot/strategy"
 	"github.com/procurebot/procurebot/wallet"
 	"github.com/procurebot/procurebot/wallet/paperchain"
@@ -335,3 +337,78 @@ func TestLeaderLease(t *testing.T) {
 		t.Errorf("lease not released after the run: %v", err)
 	}
 }
+
+// TestOnRedis runs the agent on the Redis store (several replicas share
+// one): the same decisions and ledger totals as on bbolt, the leader lease
+// held by one bot at a time, and a restart that resumes from the
+// checkpoint in Redis.
+func TestOnRedis(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	prefix := redistest.NewPrefix(t)
+	open := func() *redisstore.Store {
+		st, err := redisstore.Open(ctx, srv.Options(), prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	back, err := sim.Run(ctx, loadScenario(t), dataset(t), strategy.NewArbitrage(), sim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newAgent := func(st *redisstore.Store, holder string, m agent.Market) *agent.Agent {
+		pol, _ := policy.New(policy.Config{}, st, nil)
+		a, err := agent.New(agent.Config{RunID: "redis"}, agent.Deps{Market: m, Policy: pol, Ledger: st, State: st, Approvals: st,
+			Leases: st, Holder: holder, Log: zerolog.Nop()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	// The first bot stops after 20 steps (its context ends).
+	st1 := open()
+	sess1, _ := sim.NewSession(ctx, loadScenario(t), dataset(t), strategy.NewArbitrage())
+	cctx, cancel := context.WithCancel(ctx)
+	a1 := newAgent(st1, "host-a", &cancelAt{Market: sess1, n: 20, cancel: cancel})
+	if err := a1.Run(cctx); err != nil {
+		t.Fatal(err)
+	}
+	// Another replica, while nobody holds the lease, resumes and finishes.
+	st2 := open()
+	sess2, _ := sim.NewSession(ctx, loadScenario(t), dataset(t), strategy.NewArbitrage())
+	if err := newAgent(st2, "host-b", sess2).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	es, err := st2.List(ctx, procurebot.LedgerFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := map[procurebot.EntryKind]procurebot.Money{}
+	for _, e := range es {
+		sum[e.Kind] = sum[e.Kind].Add(e.AmountUSD)
+	}
+	if !sum[procurebot.KindRental].Equal(back.RentalCostUSD) || !sum[procurebot.KindEnergy].Equal(back.EnergyCostUSD) ||
+		!sum[procurebot.KindInference].Equal(back.InferenceCostUSD) || !sum[procurebot.KindLeaseIncome].Equal(back.RevenueUSD) {
+		t.Errorf("ledger on Redis across two replicas %v, backtest rental %s energy %s tokens %s income %s", sum,
+			back.RentalCostUSD, back.EnergyCostUSD, back.InferenceCostUSD, back.RevenueUSD)
+	}
+}
+
+// cancelAt cancels the run's context when step n is about to be decided.
+type cancelAt struct {
+	agent.Market
+	n      int
+	cancel context.CancelFunc
+}
+
+func (c *cancelAt) Decide(ctx context.Context) (procurebot.Decision, error) {
+	if c.Next() == c.n {
+		c.cancel()
+	}
+	return c.Market.Decide(ctx)
+}
+
+func (c *cancelAt) Scenario() *procurebot.Scenario { return c.Market.(agent.Scenarioed).Scenario() }
+func (c *cancelAt) BookNow() []procurebot.Offer    { return c.Market.(agent.Scenarioed).BookNow() }
