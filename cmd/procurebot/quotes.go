@@ -275,11 +275,9 @@ func runQuotes(ctx context.Context, f quotesFlags, stdout, stderr io.Writer) err
 				Orig: q.Orig.String(), Currency: q.Currency, Published: q.Published.Format(time.RFC3339)})
 		}
 	}
-	if out.Source == "live" {
-		for _, p := range f.providers {
-			if !slices.Contains(names, p) && !sellerSeen(fd, p) {
-				return procurebot.Invalidf("--provider %s: no configured venue (%s) and no provider behind them is named so", p, strings.Join(names, ", "))
-			}
+	for _, p := range f.providers {
+		if !slices.Contains(names, p) && !sellerSeen(fd, p) {
+			return procurebot.Invalidf("--provider %s: no configured venue (%s) and no provider behind them is named so", p, strings.Join(names, ", "))
 		}
 	}
 	if f.limit > 0 {
@@ -324,7 +322,7 @@ func runQuotes(ctx context.Context, f quotesFlags, stdout, stderr io.Writer) err
 // configured venues, filtered on venue or provider after polling.
 func venueNames(cfg *config.Config, ps []string) []string {
 	if cfg == nil || len(cfg.Providers.Names()) == 0 {
-		return ps
+		return nil // the embedded history: filtered on provider after
 	}
 	for _, p := range ps {
 		if !slices.Contains(venues.Known(), p) {

@@ -34,6 +34,19 @@ func TestQuotesHistory(t *testing.T) {
 			t.Errorf("--gpu h100 let through %q", l)
 		}
 	}
+	stdout.Reset()
+	if code := run(context.Background(), []string{"quotes", "--provider", "runpod", "--quiet"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("history --provider runpod: exit %d: %s", code, stderr.String())
+	}
+	rows := strings.Split(strings.TrimSpace(stdout.String()), "\n")[2:]
+	if len(rows) == 0 {
+		t.Fatal("no runpod rows in the history")
+	}
+	for _, l := range rows {
+		if !strings.HasPrefix(strings.TrimSpace(l), "runpod ") {
+			t.Errorf("--provider runpod let through %q", l)
+		}
+	}
 }
 
 func TestQuotesLive(t *testing.T) {
