@@ -21,6 +21,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -55,6 +56,28 @@ type Config struct {
 	// Store is where the bot keeps its state (default: bbolt in the data
 	// directory).
 	Store Store `yaml:"store"`
+	// Chain is the chain the stablecoin lives on (live mode).
+	Chain Chain `yaml:"chain"`
+	// Wallet is the paying account (live mode).
+	Wallet Wallet `yaml:"wallet"`
+}
+
+// Chain is the chain section.
+type Chain struct {
+	// RPC is the node's JSON-RPC URL (http, https, ws, wss or an IPC path).
+	RPC string `yaml:"rpc"`
+	// Token is the stablecoin's ERC-20 address.
+	Token string `yaml:"token"`
+}
+
+// Wallet is the wallet section.
+type Wallet struct {
+	// Keystore is the encrypted keystore directory (default
+	// <data-dir>/keystore); its password comes from
+	// PROCUREBOT_WALLET_PASSWORD or PROCUREBOT_WALLET_PASSWORD_FILE.
+	Keystore string `yaml:"keystore"`
+	// Account is the paying address (default: the keystore's only account).
+	Account string `yaml:"account"`
 }
 
 // Live is the live section.
@@ -194,8 +217,18 @@ func (c *Config) Validate() error {
 	if c.Store.Redis != nil && c.Store.Redis.URL == "" {
 		return procurebot.Invalidf("store.redis.url is required")
 	}
+	if (c.Chain.RPC == "") != (c.Chain.Token == "") {
+		return procurebot.Invalidf("chain: rpc and token go together (the node and the stablecoin's address)")
+	}
+	for key, v := range map[string]string{"chain.token": c.Chain.Token, "wallet.account": c.Wallet.Account} {
+		if v != "" && !hexAddress.MatchString(v) {
+			return procurebot.Invalidf("%s: %q is not an address (0x and 40 hex digits)", key, v)
+		}
+	}
 	return nil
 }
+
+var hexAddress = regexp.MustCompile(`^0x[0-9a-fA-F]{40}$`)
 
 // yamlMessage turns yaml.v3's "yaml: unmarshal errors:\n  line 3: field x
 // not found in type lambda.Config" into "line 3: unknown key x in

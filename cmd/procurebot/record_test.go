@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +19,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/procurebot/procurebot/sim"
+	"github.com/procurebot/procurebot/wallet"
+	"github.com/procurebot/procurebot/wallet/gethtest"
 )
 
 // replayServer serves recorded venue responses: Lambda and RunPod books
@@ -220,9 +223,19 @@ market:
 // plans on the live book, records a shadow ledger entry for every charge
 // and pays nothing.
 func TestRunLive(t *testing.T) {
+	dir := t.TempDir()
+	cfg := liveConfig(t, dir, "")
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"run", "--config", cfg, "--data-dir", filepath.Join(dir, "state"), "--listen", "127.0.0.1:0"}, &stdout, &stderr)
+	liveChecks(t, dir, code, &stdout, &stderr)
+}
+
+// liveConfig writes a live config for three 2-second steps on replayed
+// venues, with extra appended, and returns its path.
+func liveConfig(t *testing.T, dir, extra string) string {
+	t.Helper()
 	clock := sim.NewVirtualClock(time.Now())
 	srv := replayServer(t, clock)
-	dir := t.TempDir()
 	start := time.Now().UTC().Truncate(2 * time.Second).Add(4 * time.Second)
 	end := start.Add(6 * time.Second)
 	cfg := filepath.Join(dir, "live.yaml")
@@ -248,9 +261,14 @@ fleet:
     - {id: chat, model: meta-llama/llama-3.3-70b-instruct, mtok_in_per_hour: "2", mtok_out_per_hour: "1"}
   market: {on_demand_providers: [lambdalabs, runpod]}
 live: {start: %[2]s, end: %[3]s}
-`, srv.URL, start.Format(time.RFC3339), end.Format(time.RFC3339))), 0o600)
-	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"run", "--config", cfg, "--data-dir", filepath.Join(dir, "state"), "--listen", "127.0.0.1:0"}, &stdout, &stderr)
+%[4]s`, srv.URL, start.Format(time.RFC3339), end.Format(time.RFC3339), extra)), 0o600)
+	return cfg
+}
+
+// liveChecks checks a live run: exit 0, shadow entries for three steps,
+// no payment, no credential in the logs.
+func liveChecks(t *testing.T, dir string, code int, stdout, stderr *bytes.Buffer) {
+	t.Helper()
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr.String())
 	}
@@ -258,7 +276,7 @@ live: {start: %[2]s, end: %[3]s}
 		t.Errorf("logs:\n%.3000s", stderr.String())
 	}
 	stdout.Reset()
-	if code := run(context.Background(), []string{"ledger", "--data-dir", filepath.Join(dir, "state"), "--json"}, &stdout, &stderr); code != 0 {
+	if code := run(context.Background(), []string{"ledger", "--data-dir", filepath.Join(dir, "state"), "--json"}, stdout, stderr); code != 0 {
 		t.Fatal(stderr.String())
 	}
 	var led struct {
@@ -283,5 +301,40 @@ live: {start: %[2]s, end: %[3]s}
 	}
 	if len(steps) != 3 {
 		t.Errorf("entries for %d steps, want 3: %+v", len(steps), led.Entries)
+	}
+}
+
+// TestRunLiveWallet adds a real chain (geth --dev) and a keystore account
+// holding 5 USD of a token: the balance feeds the policy's wallet reserve,
+// which refuses what would take it below 4.999.
+func TestRunLiveWallet(t *testing.T) {
+	walletEnv(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	ks, err := wallet.OpenKeystore(filepath.Join(dir, "state", "keystore"), "pw", wallet.LightScrypt())
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct, err := ks.NewAccount()
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain := gethtest.Start(t)
+	tok, err := chain.DeployToken(ctx, "Test Dollar", "TUSD", 6, big.NewInt(5_000_000), acct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := liveConfig(t, dir, fmt.Sprintf("chain: {rpc: %q, token: %q}\npolicy:\n  min_wallet_reserve_usd: \"4.999\"\n", chain.URL, tok.Hex()))
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, []string{"run", "--config", cfg, "--data-dir", filepath.Join(dir, "state"), "--listen", "127.0.0.1:0"}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr.String())
+	}
+	logs := stderr.String()
+	if !strings.Contains(logs, `"balance":"5"`) || !strings.Contains(logs, acct.Hex()) {
+		t.Errorf("no wallet balance logged:\n%.3000s", logs)
+	}
+	if !strings.Contains(logs, `"rule":"reserve"`) {
+		t.Errorf("the reserve never refused:\n%.3000s", logs)
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
@@ -32,6 +33,7 @@ import (
 	redisstore "github.com/procurebot/procurebot/store/redis"
 	"github.com/procurebot/procurebot/wallet"
 	"github.com/procurebot/procurebot/wallet/paperchain"
+	"github.com/procurebot/procurebot/wallet/token"
 )
 
 type runFlags struct {
@@ -166,6 +168,9 @@ func runBot(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 	if live && (f.data != "" || f.scenario != "") {
 		return usageError{errors.New("--data and --scenario are for paper mode; live mode plans the config's fleet on the configured venues")}
 	}
+	if !live && cfg != nil && (cfg.Chain.RPC != "" || cfg.Wallet.Keystore != "" || cfg.Wallet.Account != "") {
+		return procurebot.Invalidf("%s: chain and wallet are for live mode (with providers); paper mode runs its own chain and wallet", f.config)
+	}
 	if !live && cfg != nil && cfg.Fleet.Kind != 0 {
 		return procurebot.Invalidf("%s: fleet is planned in live mode, which needs venues (providers); paper mode plans --scenario (default: the embedded example)", f.config)
 	}
@@ -194,7 +199,23 @@ func runBot(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer store.Close()
-	pol, err := policy.New(pcfg, store, nil)
+	var lw *liveWallet
+	if live && cfg.Chain.RPC != "" {
+		if lw, err = openLiveWallet(ctx, cfg, f.dataDir); err != nil {
+			return err
+		}
+		defer lw.client.Close()
+		bal, err := lw.SpendableUSD(ctx)
+		if err != nil {
+			return err
+		}
+		log.Info().Str("account", lw.account.Hex()).Str("token", lw.token.Hex()).Str("balance", bal.String()).Msg("wallet")
+	}
+	var balance policy.Balance
+	if lw != nil {
+		balance = lw
+	}
+	pol, err := policy.New(pcfg, store, balance)
 	if err != nil {
 		return err
 	}
@@ -224,6 +245,11 @@ func runBot(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 		health = func(ctx context.Context) error {
 			if _, _, err := store.GetState(ctx, "health"); err != nil {
 				return fmt.Errorf("store: %w", err)
+			}
+			if lw != nil {
+				if _, err := lw.client.BlockNumber(ctx); err != nil {
+					return fmt.Errorf("chain: %w", err)
+				}
 			}
 			for _, s := range fd.Status() {
 				if !s.Stale {
@@ -392,6 +418,62 @@ func liveScenario(cfg *config.Config, name string, now time.Time) (*procurebot.S
 		}
 	}
 	return cfg.Scenario(name, start, end)
+}
+
+// liveWallet is live mode's paying account on a real chain: its
+// stablecoin balance feeds the policy's wallet reserve rule.
+type liveWallet struct {
+	client   *ethclient.Client
+	token    common.Address
+	account  common.Address
+	decimals uint8
+}
+
+func openLiveWallet(ctx context.Context, cfg *config.Config, dataDir string) (*liveWallet, error) {
+	c, err := ethclient.DialContext(ctx, cfg.Chain.RPC)
+	if err != nil {
+		return nil, procurebot.Invalidf("chain.rpc %s: %v", cfg.Chain.RPC, err)
+	}
+	lw := &liveWallet{client: c, token: common.HexToAddress(cfg.Chain.Token)}
+	if lw.decimals, err = tokenDecimals(ctx, c, lw.token, false, 0); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("chain.token: %w", err)
+	}
+	dir := cfg.Wallet.Keystore
+	if dir == "" {
+		dir = filepath.Join(dataDir, "keystore")
+	}
+	pw, _ := wallet.PasswordFromEnv() // listing accounts needs no password; signing will
+	ks, err := wallet.OpenKeystore(dir, pw)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	switch accts := ks.Accounts(); {
+	case cfg.Wallet.Account != "":
+		lw.account = common.HexToAddress(cfg.Wallet.Account)
+	case len(accts) == 1:
+		lw.account = accts[0]
+	default:
+		c.Close()
+		return nil, procurebot.Invalidf("wallet: keystore %s holds %d accounts; name one in wallet.account (procurebot wallet new creates one)", dir, len(accts))
+	}
+	return lw, nil
+}
+
+// SpendableUSD is the account's stablecoin balance (shadow orders pay
+// nothing, so nothing is under way).
+func (l *liveWallet) SpendableUSD(ctx context.Context) (procurebot.Money, error) {
+	tok := token.NewToken()
+	out, err := callToken(ctx, l.client, l.token, tok.PackBalanceOf(l.account), "balanceOf()")
+	if err != nil {
+		return procurebot.Zero, err
+	}
+	units, err := tok.UnpackBalanceOf(out)
+	if err != nil {
+		return procurebot.Zero, err
+	}
+	return wallet.FromBaseUnits(units, l.decimals), nil
 }
 
 // nodeID names this bot for the leader lease: the host and an id kept in
