@@ -140,43 +140,9 @@ func (s *Store) ListApprovals(ctx context.Context, states ...procurebot.Approval
 	if err := codec.CheckApprovalStates(states); err != nil {
 		return nil, s.wrap(op, err)
 	}
-	var out []*procurebot.Approval
-	err := s.view(ctx, func(tx *bbolt.Tx) error {
-		b := tx.Bucket([]byte(bucketApprovals))
-		add := func(v []byte) error {
-			p, err := codec.DecodeApproval(v)
-			if err != nil {
-				return err
-			}
-			out = append(out, p)
-			return nil
-		}
-		if len(states) == 0 {
-			return b.ForEach(func(_, v []byte) error { return add(v) })
-		}
-		c := tx.Bucket([]byte(bucketApprStates)).Cursor()
-		for _, st := range slices.Compact(slices.Sorted(slices.Values(states))) {
-			prefix := stateKey(st, "")
-			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-				id := k[len(prefix):]
-				v := b.Get(id)
-				if v == nil {
-					return fmt.Errorf("state index names approval %q, which is missing", id)
-				}
-				if err := add(v); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
+	list, err := listByState(ctx, s, bucketApprovals, bucketApprStates, "approval", states, codec.DecodeApproval, codec.LessApproval)
 	if err != nil {
 		return nil, s.wrap(op, err)
-	}
-	slices.SortFunc(out, codec.LessApproval)
-	list := make([]procurebot.Approval, len(out))
-	for i, p := range out {
-		list[i] = *p
 	}
 	return list, nil
 }

@@ -438,11 +438,23 @@ func (s *Store) ListIntents(ctx context.Context, states ...procurebot.IntentStat
 	if err := codec.CheckStates(states); err != nil {
 		return nil, s.wrap(op, err)
 	}
-	var out []*procurebot.PaymentIntent
+	list, err := listByState(ctx, s, bucketIntents, bucketIntentStates, "payment intent", states, codec.DecodeIntent, codec.LessIntent)
+	if err != nil {
+		return nil, s.wrap(op, err)
+	}
+	return list, nil
+}
+
+// listByState reads the records of bucket — all of them, or those the
+// state index (stateBucket, keys stateKey(state, id)) lists under any of
+// states — decodes them and returns them sorted by less.
+func listByState[S ~string, T any](ctx context.Context, s *Store, bucket, stateBucket, what string, states []S,
+	decode func([]byte) (*T, error), less func(a, b *T) int) ([]T, error) {
+	var out []*T
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
-		b := tx.Bucket([]byte(bucketIntents))
+		b := tx.Bucket([]byte(bucket))
 		add := func(v []byte) error {
-			p, err := codec.DecodeIntent(v)
+			p, err := decode(v)
 			if err != nil {
 				return err
 			}
@@ -452,14 +464,14 @@ func (s *Store) ListIntents(ctx context.Context, states ...procurebot.IntentStat
 		if len(states) == 0 {
 			return b.ForEach(func(_, v []byte) error { return add(v) })
 		}
-		c := tx.Bucket([]byte(bucketIntentStates)).Cursor()
+		c := tx.Bucket([]byte(stateBucket)).Cursor()
 		for _, st := range slices.Compact(slices.Sorted(slices.Values(states))) {
 			prefix := stateKey(st, "")
 			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 				id := k[len(prefix):]
 				v := b.Get(id)
 				if v == nil {
-					return fmt.Errorf("state index names payment intent %q, which is missing", id)
+					return fmt.Errorf("state index names %s %q, which is missing", what, id)
 				}
 				if err := add(v); err != nil {
 					return err
@@ -469,10 +481,10 @@ func (s *Store) ListIntents(ctx context.Context, states ...procurebot.IntentStat
 		return nil
 	})
 	if err != nil {
-		return nil, s.wrap(op, err)
+		return nil, err
 	}
-	slices.SortFunc(out, codec.LessIntent)
-	list := make([]procurebot.PaymentIntent, len(out))
+	slices.SortFunc(out, less)
+	list := make([]T, len(out))
 	for i, p := range out {
 		list[i] = *p
 	}
