@@ -155,6 +155,10 @@ type Config struct {
 	// StepTimeout bounds one step (default 2 min): payments waiting on an
 	// unreachable chain give up, and the step is finished on restart.
 	StepTimeout time.Duration
+	// Fingerprint identifies what the run plans (scenario, data, planner):
+	// a checkpoint written under another fingerprint is refused rather
+	// than replayed onto a different run. Empty: not checked.
+	Fingerprint string
 	// LeaseTTL is the leader lease's life (default 5 min; live mode: two
 	// steps and more).
 	LeaseTTL time.Duration
@@ -304,6 +308,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.log.Info().Str("holder", l.Holder).Uint64("fencing_token", l.Token).Msg("leader lease taken")
 		defer a.leases.ReleaseLease(context.WithoutCancel(ctx), a.lease)
 	}
+	if err := a.checkFingerprint(ctx); err != nil {
+		return err
+	}
 	c, err := a.loadCursor(ctx)
 	if err != nil {
 		return err
@@ -373,6 +380,25 @@ func (a *Agent) leaseTTL() time.Duration {
 		return a.cfg.LeaseTTL
 	}
 	return 5 * time.Minute
+}
+
+// checkFingerprint records the run's fingerprint on its first start and
+// refuses to resume a checkpoint made by a different run.
+func (a *Agent) checkFingerprint(ctx context.Context) error {
+	if a.cfg.Fingerprint == "" {
+		return nil
+	}
+	b, ok, err := a.state.GetState(ctx, a.key("fingerprint"))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return a.state.PutState(ctx, a.key("fingerprint"), []byte(a.cfg.Fingerprint))
+	}
+	if string(b) != a.cfg.Fingerprint {
+		return procurebot.Invalidf("run %s in this store was started with another scenario, data or planner; resume it as it was, or start a new run with --run-id NAME or another --data-dir", a.cfg.RunID)
+	}
+	return nil
 }
 
 func (a *Agent) stepTimeout() time.Duration {

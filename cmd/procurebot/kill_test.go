@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -342,4 +343,24 @@ func stepsDone(dataDir string, n int) bool {
 		}
 	}
 	return false
+}
+
+// A data directory's run is resumed only with what started it: another
+// scenario on the same run id is refused, a new run id is fine.
+func TestRunRefusesAnotherRun(t *testing.T) {
+	dir := t.TempDir()
+	scen, _ := filepath.Abs(filepath.Join("..", "..", "agent", "testdata", "three-days.yaml"))
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"run", "--data-dir", dir, "--speed", "0", "--scenario", scen, "--listen", "127.0.0.1:0", "--quiet"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("first run: exit %d: %s", code, stderr.String())
+	}
+	stderr.Reset()
+	code := run(context.Background(), []string{"run", "--data-dir", dir, "--speed", "0", "--strategy", "greedy", "--scenario", scen, "--listen", "127.0.0.1:0", "--quiet"}, &stdout, &stderr)
+	if code != 2 || !strings.Contains(stderr.String(), "run paper in this store was started with another scenario, data or planner") {
+		t.Fatalf("another planner on run paper: exit %d: %s", code, stderr.String())
+	}
+	stderr.Reset()
+	if code := run(context.Background(), []string{"run", "--data-dir", dir, "--speed", "0", "--strategy", "greedy", "--scenario", scen, "--run-id", "greedy", "--listen", "127.0.0.1:0", "--quiet"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("a new run id: exit %d: %s", code, stderr.String())
+	}
 }

@@ -18,7 +18,9 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/procurebot/procurebot/config"
 	"github.com/procurebot/procurebot/sim"
+	"github.com/procurebot/procurebot/store/bolt"
 	"github.com/procurebot/procurebot/wallet"
 	"github.com/procurebot/procurebot/wallet/gethtest"
 )
@@ -336,5 +338,38 @@ func TestRunLiveWallet(t *testing.T) {
 	}
 	if !strings.Contains(logs, `"rule":"reserve"`) {
 		t.Errorf("the reserve never refused:\n%.3000s", logs)
+	}
+}
+
+// Live mode's window starts at the next step after the run's first start
+// and stays there across restarts (kept in the store).
+func TestLiveWindowKept(t *testing.T) {
+	cfg, err := config.Parse("c.yaml", []byte(`
+fleet:
+  step: 1h
+  sites: [{name: tx, power_market: ERCOT_HB_NORTH, gpu: H100, gpus: 4, kw_per_gpu: "0.7"}]
+  jobs: [{id: j, gpu: H100, max_gpus: 4, gpu_hours: "10", release: 2026-12-01T00:00:00Z, deadline: 2026-12-03T00:00:00Z}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	first := time.Date(2026, 11, 30, 21, 17, 0, 0, time.UTC)
+	a, err := liveScenario(context.Background(), cfg, "c.yaml", st, "live", first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Live.Start = time.Time{}
+	b, err := liveScenario(context.Background(), cfg, "c.yaml", st, "live", first.Add(5*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := time.Date(2026, 11, 30, 22, 0, 0, 0, time.UTC)
+	if !a.Start.Equal(want) || !b.Start.Equal(want) || !a.End.Equal(time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("window %s–%s, after a restart %s–%s; want it to start %s", a.Start, a.End, b.Start, b.End, want)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -233,7 +234,7 @@ func runBot(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if sc, err = liveScenario(cfg, f.config, time.Now().UTC()); err != nil {
+		if sc, err = liveScenario(ctx, cfg, f.config, store, f.runID, time.Now().UTC()); err != nil {
 			return err
 		}
 		market, err := agent.NewLiveMarket(sc, st, fd, store, f.runID, procurebot.WallClock{}, log, metrics)
@@ -348,6 +349,7 @@ func runBot(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 			slackHandler = h
 		}
 	}
+	acfg.Fingerprint = fingerprint(sc, f.strategy, f.data, live)
 	a, err := agent.New(acfg, deps)
 	if err != nil {
 		return err
@@ -383,9 +385,32 @@ func runBot(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 }
 
 // liveScenario builds live mode's scenario from the config's fleet: from
-// live.start (default the next step boundary after now) to live.end
-// (default the latest job deadline).
-func liveScenario(cfg *config.Config, name string, now time.Time) (*procurebot.Scenario, error) {
+// live.start (default the next step boundary after the run's first start,
+// kept in the store so that a restart resumes the same window) to
+// live.end (default the latest job deadline).
+func liveScenario(ctx context.Context, cfg *config.Config, name string, store agent.StateStore, runID string, now time.Time) (*procurebot.Scenario, error) {
+	key := "live/" + runID + "/start"
+	if cfg.Live.Start.IsZero() {
+		b, ok, err := store.GetState(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			t, err := time.Parse(time.RFC3339, string(b))
+			if err != nil {
+				return nil, fmt.Errorf("run %s: stored start %q: %w", runID, b, err)
+			}
+			cfg.Live.Start = t
+		}
+	}
+	sc, err := liveWindow(cfg, name, now)
+	if err != nil {
+		return nil, err
+	}
+	return sc, store.PutState(ctx, key, []byte(sc.Start.UTC().Format(time.RFC3339)))
+}
+
+func liveWindow(cfg *config.Config, name string, now time.Time) (*procurebot.Scenario, error) {
 	step := time.Hour
 	if cfg.Fleet.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(cfg.Fleet.Content); i += 2 {
@@ -474,6 +499,18 @@ func (l *liveWallet) SpendableUSD(ctx context.Context) (procurebot.Money, error)
 		return procurebot.Zero, err
 	}
 	return wallet.FromBaseUnits(units, l.decimals), nil
+}
+
+// fingerprint identifies a run: its scenario, planner and market data.
+func fingerprint(sc *procurebot.Scenario, strategy, data string, live bool) string {
+	b, _ := json.Marshal(struct {
+		Scenario *procurebot.Scenario
+		Strategy string
+		Data     string
+		Live     bool
+	}{sc, strategy, data, live})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // nodeID names this bot for the leader lease: the host and an id kept in
