@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -52,19 +51,7 @@ func (s *Store) CreateApproval(ctx context.Context, p *procurebot.Approval) (*pr
 	if err != nil {
 		return nil, false, s.wrap(op, err)
 	}
-	created := false
-	err = s.update(ctx, func(tx *bbolt.Tx) error {
-		b := tx.Bucket([]byte(bucketApprovals))
-		if old := b.Get([]byte(p.ID)); old != nil {
-			val = slices.Clone(old)
-			return nil
-		}
-		if err := b.Put([]byte(p.ID), val); err != nil {
-			return err
-		}
-		created = true
-		return tx.Bucket([]byte(bucketApprStates)).Put(stateKey(p.State, p.ID), nil)
-	})
+	val, created, err := s.createOnce(ctx, bucketApprovals, bucketApprStates, p.ID, stateKey(p.State, p.ID), val)
 	if err != nil {
 		return nil, false, s.wrap(op, err)
 	}

@@ -343,6 +343,26 @@ func stateKey[S ~string](state S, id string) []byte {
 	return []byte(string(state) + "\x00" + id)
 }
 
+// createOnce stores val under id in bucket, and its state index key in
+// stateBucket, unless id is there already; it returns the stored value
+// (the existing one, or val) and whether it created it.
+func (s *Store) createOnce(ctx context.Context, bucket, stateBucket, id string, stateIdx, val []byte) ([]byte, bool, error) {
+	created := false
+	err := s.update(ctx, func(tx *bbolt.Tx) error {
+		b := tx.Bucket([]byte(bucket))
+		if old := b.Get([]byte(id)); old != nil {
+			val = slices.Clone(old)
+			return nil
+		}
+		if err := b.Put([]byte(id), val); err != nil {
+			return err
+		}
+		created = true
+		return tx.Bucket([]byte(stateBucket)).Put(stateIdx, nil)
+	})
+	return val, created, err
+}
+
 // CreateIntent implements store.IntentStore.
 func (s *Store) CreateIntent(ctx context.Context, p *procurebot.PaymentIntent) (*procurebot.PaymentIntent, bool, error) {
 	if err := codec.CheckNewIntent(p); err != nil {
@@ -353,19 +373,7 @@ func (s *Store) CreateIntent(ctx context.Context, p *procurebot.PaymentIntent) (
 	if err != nil {
 		return nil, false, s.wrap(op, err)
 	}
-	created := false
-	err = s.update(ctx, func(tx *bbolt.Tx) error {
-		b := tx.Bucket([]byte(bucketIntents))
-		if old := b.Get([]byte(p.ID)); old != nil {
-			val = slices.Clone(old)
-			return nil
-		}
-		if err := b.Put([]byte(p.ID), val); err != nil {
-			return err
-		}
-		created = true
-		return tx.Bucket([]byte(bucketIntentStates)).Put(stateKey(p.State, p.ID), nil)
-	})
+	val, created, err := s.createOnce(ctx, bucketIntents, bucketIntentStates, p.ID, stateKey(p.State, p.ID), val)
 	if err != nil {
 		return nil, false, s.wrap(op, err)
 	}
