@@ -3,6 +3,7 @@ package sim
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"math/big"
 	"strconv"
 	"sync"
@@ -63,43 +64,72 @@ type preemptKey struct {
 // (Validate and ValidateData); a power price the data lacks is an EINVALID
 // error naming the market and hour.
 func NewMarket(sc *procurebot.Scenario, ds *procurebot.Dataset) (*Market, error) {
+	m := newMarket(sc, ds)
+	for s := range sc.Sites {
+		site := &sc.Sites[s]
+		if _, ok := ds.Power[site.PowerMarket]; !ok {
+			return nil, procurebot.Invalidf("sites[%d] (%s).power_market: market %q not in the data", s, site.Name, site.PowerMarket)
+		}
+	}
+	for k := 0; k < m.k; k++ {
+		if _, err := m.fillStep(k); err != nil {
+			return nil, err
+		}
+	}
+	m.costTokens()
+	m.setPreemption(sc.Market.SpotPreemptionPerHour.Mul(m.h))
+	return m, nil
+}
+
+// newMarket allocates the per-step arrays of sc's window, unfilled.
+func newMarket(sc *procurebot.Scenario, ds *procurebot.Dataset) *Market {
 	m := &Market{sc: sc, ds: ds, k: sc.Steps(), h: sc.StepHours(), preemptCache: map[preemptKey]bool{}}
 	m.power = make([][]Money, len(sc.Sites))
 	for s := range sc.Sites {
-		site := &sc.Sites[s]
-		series, ok := ds.Power[site.PowerMarket]
-		if !ok {
-			return nil, procurebot.Invalidf("sites[%d] (%s).power_market: market %q not in the data", s, site.Name, site.PowerMarket)
-		}
 		m.power[s] = make([]Money, m.k)
-		for k := 0; k < m.k; k++ {
-			p, err := series.At(sc.StepTime(k))
-			if err != nil {
-				return nil, err
-			}
-			m.power[s][k] = p
-		}
 	}
 	m.bookIdx = make([]int, m.k)
 	m.tokIdx = make([]int, m.k)
-	for k := 0; k < m.k; k++ {
-		t := sc.StepTime(k)
-		m.bookIdx[k] = ds.BookIndex(t)
-		m.tokIdx[k] = ds.TokenIndex(t)
-	}
 	m.tokenCost = make([][]Money, len(sc.Inference))
 	m.tokenSold = make([][]bool, len(sc.Inference))
-	for w := range sc.Inference {
-		inf := &sc.Inference[w]
-		m.tokenCost[w] = make([]Money, len(ds.Tokens))
-		m.tokenSold[w] = make([]bool, len(ds.Tokens))
-		for i := range ds.Tokens {
-			c, ok := inf.TokenCostPerHour(ds.Tokens[i].Prices)
-			m.tokenCost[w][i], m.tokenSold[w][i] = c, ok
+	return m
+}
+
+// errNoMarket is fillStep's error for a site whose market has no series.
+var errNoMarket = errors.New("no price series for the market")
+
+// fillStep fixes step k from the data set as it is: each site's power price
+// of the step's hour (the gap rule of §5), the book and the token snapshot
+// in force. On error it returns the site whose price is missing.
+func (m *Market) fillStep(k int) (int, error) {
+	t := m.sc.StepTime(k)
+	for s := range m.sc.Sites {
+		series, ok := m.ds.Power[m.sc.Sites[s].PowerMarket]
+		if !ok {
+			return s, errNoMarket
+		}
+		p, err := series.At(t)
+		if err != nil {
+			return s, err
+		}
+		m.power[s][k] = p
+	}
+	m.bookIdx[k] = m.ds.BookIndex(t)
+	m.tokIdx[k] = m.ds.TokenIndex(t)
+	return -1, nil
+}
+
+// costTokens prices every inference workload in the token snapshots not
+// priced yet (all of them at first; in a live session, the new ones).
+func (m *Market) costTokens() {
+	for w := range m.sc.Inference {
+		inf := &m.sc.Inference[w]
+		for i := len(m.tokenCost[w]); i < len(m.ds.Tokens); i++ {
+			c, ok := inf.TokenCostPerHour(m.ds.Tokens[i].Prices)
+			m.tokenCost[w] = append(m.tokenCost[w], c)
+			m.tokenSold[w] = append(m.tokenSold[w], ok)
 		}
 	}
-	m.setPreemption(sc.Market.SpotPreemptionPerHour.Mul(m.h))
-	return m, nil
 }
 
 // setPreemption precomputes the draw threshold for probability q = rate·h:

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -45,19 +46,11 @@ func NewLiveSession(sc *procurebot.Scenario, ds *procurebot.Dataset, st procureb
 	if _, ok := st.(procurebot.Hindsight); ok {
 		return nil, procurebot.Invalidf("strategy %s needs hindsight; it cannot run live", st.Name())
 	}
-	K := sc.Steps()
-	m := &Market{sc: sc, ds: ds, k: K, h: sc.StepHours(), preemptCache: map[preemptKey]bool{}, preemptNever: true, live: true}
-	m.power = make([][]Money, len(sc.Sites))
-	for s := range sc.Sites {
-		m.power[s] = make([]Money, K)
-	}
-	m.bookIdx = make([]int, K)
-	m.tokIdx = make([]int, K)
-	for k := range K {
+	m := newMarket(sc, ds)
+	m.preemptNever, m.live = true, true
+	for k := range m.k {
 		m.bookIdx[k], m.tokIdx[k] = -1, -1
 	}
-	m.tokenCost = make([][]Money, len(sc.Inference))
-	m.tokenSold = make([][]bool, len(sc.Inference))
 	return &Session{r: newRun(sc, ds, m, st), st: st}, nil
 }
 
@@ -70,29 +63,14 @@ func (s *Session) Prepare() error {
 	if !m.live || k >= m.k {
 		return nil
 	}
-	t := s.r.sc.StepTime(k)
-	for i := range s.r.sc.Sites {
-		site := &s.r.sc.Sites[i]
-		series, ok := s.r.ds.Power[site.PowerMarket]
-		if !ok {
-			return procurebot.Errorf(procurebot.EUNAVAILABLE, "site %s: no power price of %s yet", site.Name, site.PowerMarket)
+	if site, err := m.fillStep(k); err != nil {
+		name := s.r.sc.Sites[site].Name
+		if errors.Is(err, errNoMarket) {
+			return procurebot.Errorf(procurebot.EUNAVAILABLE, "site %s: no power price of %s yet", name, s.r.sc.Sites[site].PowerMarket)
 		}
-		p, err := series.At(t)
-		if err != nil {
-			return &procurebot.Error{Code: procurebot.EUNAVAILABLE, Message: fmt.Sprintf("site %s", site.Name), Err: err}
-		}
-		m.power[i][k] = p
+		return &procurebot.Error{Code: procurebot.EUNAVAILABLE, Message: fmt.Sprintf("site %s", name), Err: err}
 	}
-	m.bookIdx[k] = s.r.ds.BookIndex(t)
-	m.tokIdx[k] = s.r.ds.TokenIndex(t)
-	for w := range s.r.sc.Inference {
-		inf := &s.r.sc.Inference[w]
-		for i := len(m.tokenCost[w]); i < len(s.r.ds.Tokens); i++ {
-			c, ok := inf.TokenCostPerHour(s.r.ds.Tokens[i].Prices)
-			m.tokenCost[w] = append(m.tokenCost[w], c)
-			m.tokenSold[w] = append(m.tokenSold[w], ok)
-		}
-	}
+	m.costTokens()
 	return nil
 }
 
