@@ -468,7 +468,7 @@ func (a *Agent) Step(ctx context.Context, inFlight bool) error {
 func (a *Agent) actions(b *sim.Bill) []procurebot.Action {
 	var out []procurebot.Action
 	id := func(kind procurebot.ActionKind, venue, subject string) string {
-		return fmt.Sprintf("%s/%d/%s/%s/%s", a.cfg.RunID, b.Step, kind, venue, subject)
+		return ActionID(a.cfg.RunID, b.Step, kind, venue, subject)
 	}
 	for _, c := range b.Energy {
 		if c.AmountUSD.Sign() <= 0 {
@@ -492,6 +492,13 @@ func (a *Agent) actions(b *sim.Bill) []procurebot.Action {
 			Venue: c.Venue, Site: c.Site, GPU: c.GPU, GPUs: c.GPUs, AmountUSD: c.AmountUSD})
 	}
 	return out
+}
+
+// ActionID is the id of the action of run at step k of kind, paid to or by
+// venue, for subject (a job, a site or an inference workload): the
+// payment intent's idempotency key and the ledger entry's note.
+func ActionID(run string, k int, kind procurebot.ActionKind, venue, subject string) string {
+	return fmt.Sprintf("%s/%d/%s/%s/%s", run, k, kind, venue, subject)
 }
 
 // cheapest is the lowest per-GPU price of class gpu in book (zero if none).
@@ -775,7 +782,7 @@ func (a *Agent) settle(ctx context.Context, b *sim.Bill, owed []string, log zero
 	// Energy at negative prices is a credit: recorded, nothing paid.
 	for _, c := range b.Energy {
 		if c.AmountUSD.Sign() < 0 {
-			acts = append(acts, procurebot.Action{ID: fmt.Sprintf("%s/%d/%s/%s/%s", a.cfg.RunID, b.Step, procurebot.ActEnergy, c.Venue, c.Site),
+			acts = append(acts, procurebot.Action{ID: ActionID(a.cfg.RunID, b.Step, procurebot.ActEnergy, c.Venue, c.Site),
 				Kind: procurebot.ActEnergy, Step: b.Time, Venue: c.Venue, Site: c.Site, AmountUSD: c.AmountUSD})
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/procurebot/procurebot"
+	"github.com/procurebot/procurebot/agent"
 	"github.com/procurebot/procurebot/providers/csv"
 	"github.com/procurebot/procurebot/sampledata"
 	"github.com/procurebot/procurebot/scenario"
@@ -240,20 +241,20 @@ func expectedCharges(t *testing.T, st *bolt.Store, scen string) map[string]procu
 		if err != nil {
 			t.Fatal(err)
 		}
-		id := func(kind, venue, subject string) string {
-			return fmt.Sprintf("paper/%d/%s/%s/%s", k, kind, venue, subject)
+		id := func(kind procurebot.ActionKind, venue, subject string) string {
+			return agent.ActionID("paper", k, kind, venue, subject)
 		}
 		for _, c := range bill.Rentals {
-			out[id("rent", c.Venue, c.Job)] = c.AmountUSD
+			out[id(procurebot.ActRent, c.Venue, c.Job)] = c.AmountUSD
 		}
 		for _, c := range bill.Tokens {
-			out[id("tokens", c.Venue, c.Job)] = c.AmountUSD
+			out[id(procurebot.ActTokens, c.Venue, c.Job)] = c.AmountUSD
 		}
 		for _, c := range bill.Energy {
-			out[id("energy", c.Venue, c.Site)] = c.AmountUSD
+			out[id(procurebot.ActEnergy, c.Venue, c.Site)] = c.AmountUSD
 		}
 		for _, c := range bill.Leases {
-			out[id("lease", c.Venue, c.Site)] = c.AmountUSD
+			out[id(procurebot.ActLease, c.Venue, c.Site)] = c.AmountUSD
 		}
 	}
 	return out
