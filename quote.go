@@ -284,13 +284,18 @@ func HourlyPower(qs []PowerQuote) ([]PowerQuote, error) {
 		a.q.Raw = a.q.Orig.String()
 		out = append(out, a.q)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Market != out[j].Market {
-			return out[i].Market < out[j].Market
-		}
-		return out[i].Start.Before(out[j].Start)
-	})
+	SortPower(out)
 	return out, nil
+}
+
+// SortPower orders power quotes by market, then interval start.
+func SortPower(qs []PowerQuote) {
+	sort.Slice(qs, func(i, j int) bool {
+		if qs[i].Market != qs[j].Market {
+			return qs[i].Market < qs[j].Market
+		}
+		return qs[i].Start.Before(qs[j].Start)
+	})
 }
 
 // String renders the quote for logs.

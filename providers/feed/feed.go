@@ -259,34 +259,14 @@ func (f *Feed) Tokens() []procurebot.TokenQuote {
 
 // Power returns the power prices published by now (the visibility rule)
 // from venues that are not stale, sorted by market then interval.
-func (f *Feed) Power() []procurebot.PowerQuote {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	now := f.clock.Now()
-	var out []procurebot.PowerQuote
-	for _, v := range f.venues {
-		if v.stale(now) {
-			continue
-		}
-		for _, p := range v.power {
-			if p.VisibleAt(now) {
-				out = append(out, p)
-			}
-		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Market != out[j].Market {
-			return out[i].Market < out[j].Market
-		}
-		return out[i].Start.Before(out[j].Start)
-	})
-	return out
-}
+func (f *Feed) Power() []procurebot.PowerQuote { return f.power(true) }
 
 // AllPower returns every power price held from venues that are not
 // stale, published or not, for recording: a day-ahead price is history
 // once fetched even if a decision may not use it yet.
-func (f *Feed) AllPower() []procurebot.PowerQuote {
+func (f *Feed) AllPower() []procurebot.PowerQuote { return f.power(false) }
+
+func (f *Feed) power(visibleOnly bool) []procurebot.PowerQuote {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := f.clock.Now()
@@ -296,15 +276,12 @@ func (f *Feed) AllPower() []procurebot.PowerQuote {
 			continue
 		}
 		for _, p := range v.power {
-			out = append(out, p)
+			if !visibleOnly || p.VisibleAt(now) {
+				out = append(out, p)
+			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Market != out[j].Market {
-			return out[i].Market < out[j].Market
-		}
-		return out[i].Start.Before(out[j].Start)
-	})
+	procurebot.SortPower(out)
 	return out
 }
 
