@@ -481,11 +481,12 @@ func (a *Agent) actions(b *sim.Bill) []procurebot.Action {
 		out = append(out, procurebot.Action{ID: id(procurebot.ActTokens, c.Venue, c.Job), Kind: procurebot.ActTokens, Step: b.Time, Hours: b.Hours,
 			Venue: c.Venue, Job: c.Job, AmountUSD: c.AmountUSD})
 	}
-	book := bookOf(a.market)
+	book, sc := bookOf(a.market), scenarioOf(a.market)
 	for _, c := range b.Rentals {
+		cheapest, _ := procurebot.LeasePrice(book, c.GPU, &sc.Market)
 		out = append(out, procurebot.Action{ID: id(procurebot.ActRent, c.Venue, c.Job), Kind: procurebot.ActRent, Step: b.Time, Hours: b.Hours,
 			Venue: c.Venue, Job: c.Job, GPU: c.GPU, GPUs: c.GPUs, USDPerGPUHour: c.MaxUSDPerGPUHour, AmountUSD: c.AmountUSD,
-			CheapestUSDPerGPUHour: cheapest(book, c.GPU)})
+			CheapestUSDPerGPUHour: cheapest})
 	}
 	for _, c := range b.Leases {
 		out = append(out, procurebot.Action{ID: id(procurebot.ActLease, c.Venue, c.Site), Kind: procurebot.ActLease, Step: b.Time, Hours: b.Hours,
@@ -499,17 +500,6 @@ func (a *Agent) actions(b *sim.Bill) []procurebot.Action {
 // payment intent's idempotency key and the ledger entry's note.
 func ActionID(run string, k int, kind procurebot.ActionKind, venue, subject string) string {
 	return fmt.Sprintf("%s/%d/%s/%s/%s", run, k, kind, venue, subject)
-}
-
-// cheapest is the lowest per-GPU price of class gpu in book (zero if none).
-func cheapest(book []procurebot.Offer, gpu string) procurebot.Money {
-	var best procurebot.Money
-	for i := range book {
-		if book[i].GPU == gpu && (best.IsZero() || book[i].PerGPU.LessThan(best)) {
-			best = book[i].PerGPU
-		}
-	}
-	return best
 }
 
 // grantKey is what an approval covers: the kind, venue and subject.
