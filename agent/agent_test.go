@@ -410,5 +410,13 @@ func (c *cancelAt) Decide(ctx context.Context) (procurebot.Decision, error) {
 	return c.Market.Decide(ctx)
 }
 
+// WaitNext passes a live market's wait through.
+func (c *cancelAt) WaitNext(ctx context.Context) error {
+	if w, ok := c.Market.(agent.Waiter); ok {
+		return w.WaitNext(ctx)
+	}
+	return nil
+}
+
 func (c *cancelAt) Scenario() *procurebot.Scenario { return c.Market.(agent.Scenarioed).Scenario() }
 func (c *cancelAt) BookNow() []procurebot.Offer    { return c.Market.(agent.Scenarioed).BookNow() }

@@ -18,21 +18,6 @@ import (
 	"github.com/procurebot/procurebot/strategy"
 )
 
-// stopAfter cancels its context after n steps' decisions: a stop in the
-// middle of a live run.
-type stopAfter struct {
-	*agent.LiveMarket
-	n      int
-	cancel context.CancelFunc
-}
-
-func (s *stopAfter) Decide(ctx context.Context) (procurebot.Decision, error) {
-	if s.Next() == s.n {
-		s.cancel()
-	}
-	return s.LiveMarket.Decide(ctx)
-}
-
 // TestLiveMarket runs the agent in live mode on a feed (the recorded
 // history served as a venue, on a virtual clock that the market sleeps
 // on): it waits for each step, observes, plans and records; stopped half
@@ -60,7 +45,7 @@ func TestLiveMarket(t *testing.T) {
 		defer cancel()
 		var market agent.Market = m
 		if stop > 0 {
-			market = &stopAfter{LiveMarket: m, n: stop, cancel: cancel}
+			market = &cancelAt{Market: m, n: stop, cancel: cancel}
 		}
 		a, err := agent.New(agent.Config{RunID: "live"}, agent.Deps{Market: market, Policy: pol, Ledger: st, State: st, Approvals: st, Clock: clock, Log: zerolog.Nop()})
 		if err != nil {
