@@ -65,7 +65,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -360,12 +359,7 @@ func (s *Source) PowerQuotes(ctx context.Context, from, to time.Time) ([]procure
 			}
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Market != out[j].Market {
-			return out[i].Market < out[j].Market
-		}
-		return out[i].Start.Before(out[j].Start)
-	})
+	procurebot.SortPower(out)
 	for i := 1; i < len(out); i++ {
 		if out[i].Market == out[i-1].Market && out[i].Start.Equal(out[i-1].Start) {
 			return nil, procurebot.Invalidf("ercot: %s interval %s twice in the response", out[i].Market, out[i].Start.Format(time.RFC3339))
