@@ -447,10 +447,11 @@ func (a *Agent) Step(ctx context.Context, inFlight bool) error {
 	if err != nil {
 		return err
 	}
-	if err := a.settle(ctx, bill, d.Owed, log); err != nil {
+	acts := a.actions(bill)
+	if err := a.settle(ctx, bill, acts, d.Owed, log); err != nil {
 		return err
 	}
-	a.spendGauges(ctx, bill)
+	a.spendGauges(ctx, acts)
 	if err := a.putCursor(ctx, cursor{Next: k + 1}); err != nil {
 		return err
 	}
@@ -758,8 +759,7 @@ func bookOf(m Market) []procurebot.Offer {
 // settle pays and records a step's bill: one payment per spending action
 // (intent id = action id: paid once across crashes), then one ledger
 // entry per charge (skipped if the step's ledger already has it).
-func (a *Agent) settle(ctx context.Context, b *sim.Bill, owed []string, log zerolog.Logger) error {
-	acts := a.actions(b)
+func (a *Agent) settle(ctx context.Context, b *sim.Bill, acts []procurebot.Action, owed []string, log zerolog.Logger) error {
 	existing, err := a.ledger.List(ctx, procurebot.LedgerFilter{Since: b.Time, Until: b.Time.Add(time.Nanosecond)})
 	if err != nil {
 		return err
@@ -769,7 +769,9 @@ func (a *Agent) settle(ctx context.Context, b *sim.Bill, owed []string, log zero
 		id, _, _ := strings.Cut(e.Note, " ")
 		have[string(e.Kind)+"|"+id] = true
 	}
-	// Energy at negative prices is a credit: recorded, nothing paid.
+	// Energy at negative prices is a credit: recorded, nothing paid (added
+	// to a copy: the caller's actions stay as they are).
+	acts = acts[:len(acts):len(acts)]
 	for _, c := range b.Energy {
 		if c.AmountUSD.Sign() < 0 {
 			acts = append(acts, procurebot.Action{ID: ActionID(a.cfg.RunID, b.Step, procurebot.ActEnergy, c.Venue, c.Site),
@@ -821,14 +823,14 @@ func ledgerKind(k procurebot.ActionKind) procurebot.EntryKind {
 
 // spendGauges sets procurebot_spend_window_usd and _cap_usd for every cap
 // the step's spending actions fall under.
-func (a *Agent) spendGauges(ctx context.Context, b *sim.Bill) {
+func (a *Agent) spendGauges(ctx context.Context, acts []procurebot.Action) {
 	cp, ok := a.policy.(interface{ Config() policy.Config })
 	if a.spend == nil || !ok {
 		return
 	}
 	cfg := cp.Config()
 	seen := map[string]bool{}
-	for _, x := range a.actions(b) {
+	for _, x := range acts {
 		if !x.Kind.Spends() {
 			continue
 		}
