@@ -428,10 +428,11 @@ func (a *Agent) Step(ctx context.Context, inFlight bool) error {
 		}
 		log.Warn().Msg("finishing a step interrupted by a crash")
 	} else {
-		if err := a.expireApprovals(ctx); err != nil {
+		pending, err := a.expireApprovals(ctx)
+		if err != nil {
 			return err
 		}
-		if d, err = a.dispose(ctx, raw, log); err != nil {
+		if d, err = a.dispose(ctx, raw, pending, log); err != nil {
 			return err
 		}
 		b, _ := json.Marshal(d)
@@ -513,16 +514,12 @@ func grantKey(x *procurebot.Action) string {
 // decision is dropped; the decision is re-priced until every action left
 // is admitted, and each admitted reservation is trimmed to what the final
 // decision spends.
-func (a *Agent) dispose(ctx context.Context, d procurebot.Decision, log zerolog.Logger) (stepRecord, error) {
+func (a *Agent) dispose(ctx context.Context, d procurebot.Decision, pending map[string]bool, log zerolog.Logger) (stepRecord, error) {
 	held := map[string]policy.Reservation{}
 	refusedOnce, limited := map[string]bool{}, map[string]bool{}
 	limits := map[[2]string]int{}
 	var owed []string
 	fail := func(err error) (stepRecord, error) { return stepRecord{Decision: d}, err }
-	pending, err := a.pendingGrants(ctx)
-	if err != nil {
-		return fail(err)
-	}
 	granted, err := a.grants(ctx)
 	if err != nil {
 		return fail(err)
@@ -889,20 +886,6 @@ func (a *Agent) pay(ctx context.Context, x *procurebot.Action, log zerolog.Logge
 	return nil
 }
 
-// pendingGrants lists the grant keys with a pending request.
-func (a *Agent) pendingGrants(ctx context.Context) (map[string]bool, error) {
-	ps, err := a.approvals.ListApprovals(ctx, procurebot.ApprovalPending)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]bool{}
-	for i := range ps {
-		out[grantKey(&ps[i].Action)] = true
-	}
-	a.metrics.ApprovalsPending.Set(float64(len(ps)))
-	return out, nil
-}
-
 // grants returns the newest approved grant per key still valid now.
 func (a *Agent) grants(ctx context.Context) (map[string]*procurebot.Approval, error) {
 	as, err := a.approvals.ListApprovals(ctx, procurebot.ApprovalApproved)
@@ -952,15 +935,18 @@ func (a *Agent) requestApproval(ctx context.Context, x *procurebot.Action, pendi
 	return nil
 }
 
-// expireApprovals rejects the requests nobody answered in time.
-func (a *Agent) expireApprovals(ctx context.Context) error {
+// expireApprovals rejects the requests nobody answered in time and returns
+// the grant keys of those still pending.
+func (a *Agent) expireApprovals(ctx context.Context) (map[string]bool, error) {
 	ps, err := a.approvals.ListApprovals(ctx, procurebot.ApprovalPending)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	now := a.clock.Now()
+	pending := map[string]bool{}
 	for _, p := range ps {
 		if now.Before(p.Expires) {
+			pending[grantKey(&p.Action)] = true
 			continue
 		}
 		got, err := a.approvals.DecideApproval(ctx, p.ID, procurebot.ApprovalExpired, "expiry", now)
@@ -968,7 +954,7 @@ func (a *Agent) expireApprovals(ctx context.Context) error {
 			continue // answered meanwhile
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		a.log.Warn().Str("approval", p.ID).Msg("approval expired unanswered: rejected")
 		if a.notifier != nil && got.MessageTS != "" {
@@ -977,5 +963,6 @@ func (a *Agent) expireApprovals(ctx context.Context) error {
 			}
 		}
 	}
-	return nil
+	a.metrics.ApprovalsPending.Set(float64(len(pending)))
+	return pending, nil
 }
